@@ -1,0 +1,3 @@
+from s3presign.cli.main import main
+
+main()

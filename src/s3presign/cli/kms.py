@@ -1,0 +1,144 @@
+"""`s3presign kms`: manage the built-in key service's keys in a data dir.
+
+The commands work on the files a running `s3presign serve` uses; the server
+sees a change (a new key, a disabled one) at its next request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _options(func: F) -> F:
+    """--data-dir, --region and --master-key-file, shared by every kms command."""
+    func = click.option("--master-key-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        help="The master key the server was given with --master-key-file.")(func)
+    func = click.option("--region", default="us-east-1", show_default=True,
+                        help="Region of the keys (the server's --region).")(func)
+    func = click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+                        help="The server's data dir (default: as `s3presign serve`).")(func)
+    return func
+
+
+def _service(data_dir: Path | None, region: str, master_key_file: Path | None):  # -> LocalKeyService
+    """The key service of a data dir; imported here so `s3presign --help` stays cheap."""
+    from s3presign.cli.serve import _master_key
+    from s3presign.server.config import ConfigError, default_data_dir, prepare_data_dir
+    from s3presign.server.encryption import Encryption
+
+    try:
+        path = prepare_data_dir(data_dir if data_dir is not None else default_data_dir())
+        master = _master_key(master_key_file) if master_key_file is not None else None
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return Encryption(path, master, region=region).keys
+
+
+def _alias(name: str) -> str:
+    return name if name.startswith("alias/") else f"alias/{name}"
+
+
+def _run(action: Callable[[], object]) -> object:
+    """Turn the key service's usage errors into one-line CLI errors."""
+    from s3presign.server.kms import KmsUsageError
+
+    try:
+        return action()
+    except KmsUsageError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _show(key) -> None:  # key: KmsKey
+    state = "Enabled" if key.enabled else "Disabled"
+    aliases = ",".join(key.aliases) or "-"
+    click.echo(f"{key.arn}  {state:<8}  {aliases}  {key.description}".rstrip())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def kms() -> None:
+    """Manage the built-in key service (SSE-KMS and DSSE-KMS keys).
+
+    Keys live in the data dir, sealed by its master key (files are 0600).
+    Key ids are ARNs (arn:aws:kms:REGION:ACCOUNT:key/UUID), bare UUIDs or
+    alias/NAME. The aws/s3 key is made by the server on first use.
+
+    \b
+    Examples:
+      s3presign kms create-key --alias reports --description "monthly reports"
+      s3presign kms list-keys --data-dir ./data
+      s3presign kms create-alias alias/finance 1234abcd-12ab-34cd-56ef-1234567890ab
+      s3presign kms disable-key alias/reports
+      s3presign kms enable-key alias/reports
+    """
+
+
+@kms.command("create-key")
+@click.option("--alias", help="An alias for the new key: NAME or alias/NAME.")
+@click.option("--description", default="", help="Free text shown by list-keys.")
+@_options
+def create_key(alias: str | None, description: str, data_dir: Path | None, region: str, master_key_file: Path | None) -> None:
+    """Create an enabled key and print its ARN.
+
+    \b
+    Example:
+      s3presign kms create-key --alias reports --description "monthly reports"
+    """
+    service = _service(data_dir, region, master_key_file)
+    key = _run(lambda: service.create_key(description, alias=_alias(alias) if alias else None))
+    click.echo(key.arn)  # type: ignore[attr-defined]
+
+
+@kms.command("list-keys")
+@_options
+def list_keys(data_dir: Path | None, region: str, master_key_file: Path | None) -> None:
+    """List every key: ARN, state, aliases, description.
+
+    \b
+    Example:
+      s3presign kms list-keys --data-dir ./data
+    """
+    for key in _service(data_dir, region, master_key_file).list_keys():
+        _show(key)
+
+
+@kms.command("create-alias")
+@click.argument("alias")
+@click.argument("key_id")
+@_options
+def create_alias(alias: str, key_id: str, data_dir: Path | None, region: str, master_key_file: Path | None) -> None:
+    """Point a new ALIAS (NAME or alias/NAME) at KEY_ID (ARN, UUID or alias).
+
+    \b
+    Example:
+      s3presign kms create-alias finance alias/reports
+    """
+    service = _service(data_dir, region, master_key_file)
+    _show(_run(lambda: service.create_alias(_alias(alias), key_id)))
+
+
+def _set_enabled(enabled: bool) -> Callable[..., None]:
+    def command(key_id: str, data_dir: Path | None, region: str, master_key_file: Path | None) -> None:
+        service = _service(data_dir, region, master_key_file)
+        _show(_run(lambda: service.set_enabled(key_id, enabled)))
+
+    return command
+
+
+kms.command("disable-key", help="""Disable KEY_ID: objects under it can no longer be written or read.
+
+\b
+Example:
+  s3presign kms disable-key alias/reports
+""")(_options(click.argument("key_id")(_set_enabled(False))))
+
+kms.command("enable-key", help="""Enable KEY_ID again.
+
+\b
+Example:
+  s3presign kms enable-key alias/reports
+""")(_options(click.argument("key_id")(_set_enabled(True))))

@@ -1,0 +1,131 @@
+"""`s3presign serve`: run the strict S3-compatible endpoint."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import sys
+from pathlib import Path
+
+import click
+
+from s3presign.server.config import (
+    ConfigError,
+    ServerConfig,
+    default_data_dir,
+    prepare_data_dir,
+    resolve_users,
+)
+
+
+def _master_key(path: Path) -> bytes:
+    """A 32-byte key from a file: raw bytes, or that key as base64 or hex text."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read --master-key-file {path}: {exc.strerror or exc}") from None
+    if len(data) == 32:
+        return data
+    text = data.strip()
+    for decode in (lambda t: base64.b64decode(t, validate=True), bytes.fromhex):
+        try:
+            key = decode(text.decode("ascii"))  # type: ignore[operator]
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            continue
+        if len(key) == 32:
+            return key
+    raise ConfigError(f"--master-key-file {path} must hold a 32-byte key (raw, base64 or hex)")
+
+
+def _tls(data_dir: Path, cert: Path | None, key: Path | None, self_signed: bool,
+         hosts: list[str]) -> tuple[str | None, str | None, str | None]:
+    """(cert file, key file, CA file to trust) for the TLS options given."""
+    if self_signed and (cert or key):
+        raise ConfigError("--tls-self-signed makes its own certificate; drop --tls-cert/--tls-key")
+    if bool(cert) != bool(key):
+        raise ConfigError("--tls-cert and --tls-key go together; give both")
+    if self_signed:
+        from s3presign.server.tls import make_self_signed
+
+        made = make_self_signed(data_dir / ".s3presign" / "tls", hosts)
+        return str(made[0]), str(made[1]), str(made[2])
+    return (str(cert), str(key), None) if cert else (None, None, None)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Where buckets, objects and keys live [default: $S3PRESIGN_DATA_DIR or ~/.local/share/s3presign].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback unless you say otherwise).")
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535), help="Port; 0 picks a free one.")
+@click.option("--region", default="us-east-1", show_default=True, help="The region this endpoint is (signatures must name it).")
+@click.option("--domain", metavar="NAME", help="Also accept virtual-hosted style: BUCKET.NAME[:PORT].")
+@click.option("--tls-cert", type=click.Path(path_type=Path, dir_okay=False), help="TLS certificate (PEM); with --tls-key.")
+@click.option("--tls-key", type=click.Path(path_type=Path, dir_okay=False), help="TLS private key (PEM).")
+@click.option("--tls-self-signed", is_flag=True, help="Serve HTTPS with a certificate made for localhost (its CA is printed).")
+@click.option("--credentials", "credentials_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="AWS-style credentials file: every [section] with aws_access_key_id/aws_secret_access_key is a user.")
+@click.option("--master-key-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Use this 32-byte master key (raw, base64 or hex) instead of the data dir's.")
+@click.option("--allow-insecure-ssec", is_flag=True,
+              help="Accept SSE-C keys over plain HTTP (S3 refuses them; for local tests only).")
+@click.option("--access-log/--no-access-log", default=True, show_default=True, help="One line per request on stderr.")
+def serve(
+    data_dir: Path | None, host: str, port: int, region: str, domain: str | None,
+    tls_cert: Path | None, tls_key: Path | None, tls_self_signed: bool, credentials_file: Path | None,
+    master_key_file: Path | None, allow_insecure_ssec: bool, access_log: bool,
+) -> None:
+    """Run a strict S3-compatible endpoint: it verifies SigV2 and SigV4 exactly as
+    Amazon S3 does and encrypts every object at rest (SSE-S3 by default).
+
+    Users come from --credentials FILE, else AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY, else a key pair is generated (kept in the data dir)
+    and printed. Stop it with Ctrl-C or SIGTERM.
+
+    \b
+    Examples:
+      s3presign serve
+      s3presign serve --port 0 --data-dir /tmp/s3 --region eu-west-1
+      AWS_ACCESS_KEY_ID=dev AWS_SECRET_ACCESS_KEY=devsecret s3presign serve
+      s3presign serve --domain s3.localhost --tls-self-signed
+      aws --endpoint-url http://127.0.0.1:9000 s3 ls
+    """
+    from s3presign.server.app import bind, create_app, make_server, uvicorn_config
+
+    try:
+        directory = prepare_data_dir(data_dir if data_dir is not None else default_data_dir())
+        users, source = resolve_users(credentials_file, directory)
+        config = ServerConfig(
+            data_dir=directory, users=users, region=region, domain=domain,
+            allow_insecure_ssec=allow_insecure_ssec,
+            master_key=_master_key(master_key_file) if master_key_file else None,
+            access_log=sys.stderr if access_log else None,
+        )
+        names = [host] if host not in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::") else []
+        names += [config.domain, f"*.{config.domain}"] if config.domain else []
+        certfile, keyfile, ca = _tls(directory, tls_cert, tls_key, tls_self_signed, names)
+        app = create_app(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound_port = sock.getsockname()[1]
+    scheme = "https" if certfile else "http"
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"s3presign serve: listening on {scheme}://{shown}:{bound_port}")
+    click.echo(f"  region {region}, data dir {directory}")
+    if domain:
+        click.echo(f"  virtual-hosted style: {scheme}://BUCKET.{domain}:{bound_port}")
+    if ca:
+        click.echo(f"  TLS: trust {ca} (e.g. AWS_CA_BUNDLE={ca})")
+    if allow_insecure_ssec:
+        click.echo("  warning: SSE-C keys are accepted over plain HTTP (--allow-insecure-ssec)")
+    if source == "generated":
+        user = next(iter(users.values()))
+        click.echo(f"  credentials (generated): AWS_ACCESS_KEY_ID={user.access_key} AWS_SECRET_ACCESS_KEY={user.secret_key}")
+    else:
+        click.echo(f"  users: {len(users)} from {source}")
+    sys.stdout.flush()
+    make_server(uvicorn_config(app, certfile=certfile, keyfile=keyfile)).run(sockets=[sock])
+    click.echo("s3presign serve: stopped")

@@ -1,0 +1,94 @@
+"""Canonical forms shared by signing and verifying.
+
+Every byte a signature covers comes from here, so the presigner and the
+server cannot disagree about encoding: the server decodes what it received
+and re-encodes it with the same functions the presigner used.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+from urllib.parse import quote, unquote
+
+# Headers a signer must never sign (AWS SDKs agree on these): proxies and HTTP
+# stacks change them in flight.
+UNSIGNABLE_HEADERS = frozenset({"expect", "transfer-encoding", "user-agent", "x-amzn-trace-id"})
+
+# S3 lets these x-amz-* headers travel unsigned, which is what allows an SSE-C
+# URL to leave the key to whoever uses it. Under SigV2 they are also left out
+# of the string to sign.
+SSEC_KEY_HEADERS = frozenset(
+    {
+        "x-amz-server-side-encryption-customer-key",
+        "x-amz-server-side-encryption-customer-key-md5",
+        "x-amz-copy-source-server-side-encryption-customer-key",
+        "x-amz-copy-source-server-side-encryption-customer-key-md5",
+    }
+)
+
+
+def encode_key(key: str) -> str:
+    """An object key as it appears in a URL path ('/' and '~' stay literal)."""
+    return quote(key, safe="/~")
+
+
+def encode_value(value: str) -> str:
+    """RFC 3986 encoding of one query name or value (only A-Z a-z 0-9 -_.~ literal)."""
+    return quote(value, safe="~")
+
+
+def encode_query(pairs: Iterable[tuple[str, str]]) -> str:
+    """A query string in the order given."""
+    return "&".join(f"{encode_value(k)}={encode_value(v)}" for k, v in pairs)
+
+
+def canonical_query(encoded_pairs: Iterable[tuple[str, str]]) -> str:
+    """SigV4 canonical query: already-encoded pairs, sorted by name then value."""
+    return "&".join(f"{k}={v}" for k, v in sorted(encoded_pairs))
+
+
+def split_query(raw_query: str) -> list[tuple[str, str]]:
+    """Decode a received query string into (name, value) pairs, keeping order.
+
+    '+' is kept literal, as S3 does for signature purposes.
+    """
+    pairs: list[tuple[str, str]] = []
+    if not raw_query:
+        return pairs
+    for part in raw_query.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        pairs.append((unquote(name), unquote(value)))
+    return pairs
+
+
+def recanonical_query(raw_query: str, *, drop: str | None = None) -> str:
+    """The canonical query of a received query string (optionally without one name)."""
+    return canonical_query(
+        (encode_value(k), encode_value(v)) for k, v in split_query(raw_query) if k != drop
+    )
+
+
+def recanonical_path(raw_path: str) -> str:
+    """The canonical URI of a received path: decode, then encode as the presigner does."""
+    return encode_key(unquote(raw_path))
+
+
+def trim_value(value: str) -> str:
+    """SigV4 header value: outer white space removed, inner runs folded to one space."""
+    return " ".join(value.split())
+
+
+def canonical_headers(headers: Mapping[str, str], names: Iterable[str]) -> str:
+    """The canonical header block (without its trailing newline) for sorted names."""
+    return "\n".join(f"{n}:{trim_value(headers.get(n, ''))}" for n in names)
+
+
+def host_header(scheme: str, netloc: str) -> str:
+    """The Host value an HTTP client sends: the default port for the scheme dropped."""
+    if netloc.endswith(":443") and scheme == "https":
+        return netloc[:-4]
+    if netloc.endswith(":80") and scheme == "http":
+        return netloc[:-3]
+    return netloc

@@ -1,0 +1,506 @@
+"""The presigner: URLs that say exactly which headers to send with them."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import time
+from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
+
+from . import sigv2, sigv4
+from .canonical import (
+    UNSIGNABLE_HEADERS,
+    canonical_headers,
+    canonical_query,
+    encode_key,
+    encode_value,
+    host_header,
+)
+from .credentials import Credentials
+from .errors import PresignError
+from .sse import SSE, customer_key_headers
+
+METHODS = frozenset({"GET", "PUT", "HEAD", "DELETE", "POST"})
+ADDRESSING_STYLES = ("auto", "virtual", "path")
+SIGNATURE_VERSIONS = {"v4": "v4", "s3v4": "v4", "v2": "v2", "s3": "v2"}
+RESPONSE_OVERRIDES = (
+    "content-type",
+    "content-language",
+    "expires",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+)
+MAX_KEY_BYTES = 1024
+
+_REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9a-z-]+$")
+_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def check_bucket_name(bucket: str) -> None:
+    """S3's naming rules for general purpose buckets."""
+    problem = None
+    if not isinstance(bucket, str) or not bucket:
+        problem = "is empty"
+    elif not 3 <= len(bucket) <= 63:
+        problem = f"is {len(bucket)} characters long; S3 allows 3 to 63"
+    elif not _BUCKET.match(bucket):
+        problem = (
+            "may contain only lower-case letters, digits, dots and hyphens, and must "
+            "begin and end with a letter or digit"
+        )
+    elif ".." in bucket or ".-" in bucket or "-." in bucket:
+        problem = "must not contain two adjacent dots or a dot next to a hyphen"
+    elif _IPV4.match(bucket):
+        problem = "must not be formatted as an IP address"
+    elif bucket.startswith(_BUCKET_PREFIXES) or bucket.endswith(_BUCKET_SUFFIXES):
+        problem = "uses a prefix or suffix that S3 reserves (xn--, sthree-, -s3alias, --ol-s3, ...)"
+    if problem:
+        raise PresignError(f"invalid bucket name {bucket!r}: it {problem}; choose a name that follows S3's bucket naming rules")
+
+
+def _operation(method: str, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
+    """The S3 operation a method and its sub-resources name (what SSE means depends on it)."""
+    if method in ("GET", "HEAD"):
+        if method == "GET" and "uploadId" in query:
+            return "ListParts"
+        return "GetObject" if method == "GET" else "HeadObject"
+    if method == "PUT":
+        if "uploadId" in query or "partNumber" in query:
+            return "UploadPart"
+        return "CopyObject" if "x-amz-copy-source" in headers else "PutObject"
+    if method == "POST":
+        if "uploads" in query:
+            return "CreateMultipartUpload"
+        if "uploadId" in query:
+            return "CompleteMultipartUpload"
+        return "Other"
+    if "uploadId" in query:
+        return "AbortMultipartUpload"
+    return "DeleteObject"
+
+
+def _epoch(now: float | _dt.datetime | None) -> float:
+    if now is None:
+        return time.time()
+    if isinstance(now, _dt.datetime):
+        if now.tzinfo is None:
+            raise PresignError("now= must be timezone-aware (e.g. datetime.now(timezone.utc))")
+        return now.timestamp()
+    if isinstance(now, (int, float)) and not isinstance(now, bool):
+        return float(now)
+    raise PresignError("now= must be a timezone-aware datetime or epoch seconds")
+
+
+def _check_expires(expires_in: Any, signature_version: str) -> int:
+    if isinstance(expires_in, _dt.timedelta):
+        seconds = expires_in.total_seconds()
+        if seconds != int(seconds):
+            raise PresignError("expires_in must be a whole number of seconds")
+        expires_in = int(seconds)
+    if not isinstance(expires_in, int) or isinstance(expires_in, bool):
+        raise PresignError(f"expires_in must be whole seconds (int or timedelta), got {expires_in!r}")
+    if signature_version == "v4" and not 1 <= expires_in <= sigv4.MAX_EXPIRES:
+        raise PresignError(
+            f"expires_in={expires_in}: Signature Version 4 URLs are valid for 1 to 604800 "
+            "seconds (7 days); choose a value in that range"
+        )
+    if expires_in < 1:
+        raise PresignError(f"expires_in={expires_in}: a pre-signed URL must be valid for at least 1 second")
+    return expires_in
+
+
+class PresignedRequest:
+    """A pre-signed request: the URL and exactly the headers to send with it.
+
+    ``headers`` holds every signed header with the exact signed value;
+    ``required_headers`` names headers the consumer adds themselves (the SSE-C
+    key and its MD5 when the key is supplied at use time).
+    """
+
+    __slots__ = ("method", "url", "headers", "required_headers", "signature_version", "_expires")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        required_headers: tuple[str, ...],
+        signature_version: str,
+        expires_epoch: float,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.required_headers = required_headers
+        self.signature_version = signature_version
+        self._expires = expires_epoch
+
+    @property
+    def expires_at(self) -> _dt.datetime:
+        return _dt.datetime.fromtimestamp(self._expires, _dt.timezone.utc)
+
+    def headers_with_key(self, customer_key: bytes) -> dict[str, str]:
+        """All headers to send, with the SSE-C key headers for ``customer_key`` added."""
+        out = dict(self.headers)
+        if self.required_headers:
+            out.update(customer_key_headers(customer_key))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "method": self.method,
+            "url": self.url,
+            "headers": dict(self.headers),
+            "expires_at": self.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "signature_version": self.signature_version,
+        }
+        if self.required_headers:
+            data["required_headers"] = list(self.required_headers)
+        return data
+
+    def to_curl(self, file: str | None = None) -> str:
+        import shlex
+
+        parts = ["curl", "--fail-with-body"]
+        if self.method == "HEAD":
+            parts.append("--head")
+        elif self.method != "GET":
+            parts += ["-X", self.method]
+        for name, value in self.headers.items():
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+        for name in self.required_headers:
+            var = "SSE_C_KEY_MD5_B64" if name.endswith("md5") else "SSE_C_KEY_B64"
+            parts += ["-H", f'"{name}: ${var}"']
+        if self.method == "PUT":
+            parts += ["--upload-file", shlex.quote(file or "FILE")]
+        elif self.method == "GET":
+            parts += ["-o", shlex.quote(file or "FILE")]
+        parts.append(shlex.quote(self.url))
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"PresignedRequest({self.method} {self.url[:60]}..., headers={sorted(self.headers)})"
+
+
+class PresignedPost:
+    """A browser form upload: POST ``fields`` (then the file) to ``url``."""
+
+    __slots__ = ("url", "fields", "required_fields", "expires_epoch")
+
+    def __init__(self, url: str, fields: dict[str, str], required_fields: tuple[str, ...], expires_epoch: float) -> None:
+        self.url = url
+        self.fields = fields
+        self.required_fields = required_fields
+        self.expires_epoch = expires_epoch
+
+    @property
+    def expires_at(self) -> _dt.datetime:
+        return _dt.datetime.fromtimestamp(self.expires_epoch, _dt.timezone.utc)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"url": self.url, "fields": dict(self.fields)}
+        if self.required_fields:
+            data["required_fields"] = list(self.required_fields)
+        return data
+
+    def to_html(self) -> str:
+        from html import escape
+
+        inputs = "\n".join(
+            f'    <input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in self.fields.items()
+        )
+        extra = "\n".join(f'    <label>{escape(n)} <input type="text" name="{escape(n)}"></label>' for n in self.required_fields)
+        return (
+            f'<form action="{escape(self.url)}" method="post" enctype="multipart/form-data">\n'
+            f"{inputs}\n{extra + chr(10) if extra else ''}"
+            '    <input type="file" name="file">\n    <input type="submit" value="Upload">\n</form>\n'
+        )
+
+
+def aws_endpoint(region: str) -> str:
+    if region == "us-east-1":
+        return "s3.amazonaws.com"
+    if region.startswith("cn-"):
+        return f"s3.{region}.amazonaws.com.cn"
+    return f"s3.{region}.amazonaws.com"
+
+
+class Presigner:
+    """Signs S3 requests for one set of credentials, region and endpoint."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        region: str = "us-east-1",
+        endpoint_url: str | None = None,
+        addressing_style: str = "auto",
+        signature_version: str = "v4",
+    ) -> None:
+        if not isinstance(credentials, Credentials):
+            raise PresignError("credentials must be a s3presign.Credentials")
+        if not isinstance(region, str) or not _REGION.match(region):
+            raise PresignError(f"invalid region {region!r}; use a region name such as 'us-east-1'")
+        if addressing_style not in ADDRESSING_STYLES:
+            raise PresignError(f"addressing_style must be one of auto, virtual, path; got {addressing_style!r}")
+        version = SIGNATURE_VERSIONS.get(signature_version)
+        if version is None:
+            raise PresignError(f"signature_version must be 'v4' or 'v2'; got {signature_version!r}")
+        self.credentials = credentials
+        self.region = region
+        self.addressing_style = addressing_style
+        self.signature_version = version
+        if endpoint_url is None:
+            self._scheme, self._netloc, self._base = "https", aws_endpoint(region), ""
+            self._custom = False
+        else:
+            parts = urlsplit(endpoint_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise PresignError(
+                    f"invalid endpoint_url {endpoint_url!r}; use a URL such as http://127.0.0.1:9000"
+                )
+            if parts.query or parts.fragment:
+                raise PresignError("endpoint_url must not have a query or fragment")
+            self._scheme, self._netloc, self._base = parts.scheme, parts.netloc, parts.path.rstrip("/")
+            self._custom = True
+        self.endpoint_url = endpoint_url
+        self._checked_buckets: dict[str, bool] = {}
+        self._akid_prefix = encode_value(credentials.access_key + "/")
+        self._token_q = (
+            ("X-Amz-Security-Token", encode_value(credentials.session_token))
+            if credentials.session_token
+            else None
+        )
+
+    # --- where the request goes ---------------------------------------------
+    def _virtual(self, bucket: str) -> bool:
+        cached = self._checked_buckets.get(bucket)
+        if cached is not None:
+            return cached
+        check_bucket_name(bucket)
+        style = self.addressing_style
+        if style == "virtual":
+            if "." in bucket and self._scheme == "https":
+                raise PresignError(
+                    f"bucket {bucket!r} contains dots, so its virtual-hosted name "
+                    f"{bucket}.{self._netloc} does not match the server's TLS certificate; "
+                    "use addressing_style='path' (or 'auto')"
+                )
+            virtual = True
+        elif style == "path":
+            virtual = False
+        else:  # auto: botocore's choice
+            virtual = not self._custom and "." not in bucket
+        self._checked_buckets[bucket] = virtual
+        return virtual
+
+    def _target(self, bucket: str, key: str) -> tuple[str, str, str]:
+        """(netloc, path, SigV2 resource path)."""
+        if not isinstance(key, str) or not key:
+            raise PresignError("the object key is empty; name the object, e.g. s3://bucket/path/file.txt")
+        if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+            raise PresignError("the object key is longer than 1024 bytes (UTF-8), S3's limit; shorten it")
+        encoded = encode_key(key)
+        if self._virtual(bucket):
+            return f"{bucket}.{self._netloc}", f"{self._base}/{encoded}", f"/{bucket}/{encoded}"
+        path = f"{self._base}/{bucket}/{encoded}"
+        return self._netloc, path, path
+
+    # --- presign --------------------------------------------------------------
+    def presign(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        *,
+        sse: SSE | None = None,
+        expires_in: int | _dt.timedelta = 3600,
+        headers: Mapping[str, str] | None = None,
+        response_overrides: Mapping[str, str] | None = None,
+        query: Mapping[str, str | int | None] | None = None,
+        now: float | _dt.datetime | None = None,
+    ) -> PresignedRequest:
+        """Pre-sign one request. ``query`` carries sub-resources (uploads, uploadId,
+        partNumber, versionId); ``response_overrides`` the response-* parameters."""
+        m = method.upper() if isinstance(method, str) else method
+        if m not in METHODS:
+            raise PresignError(f"method {method!r} cannot be pre-signed; use GET, PUT, HEAD, DELETE or POST")
+        version = self.signature_version
+        expires = _check_expires(expires_in, version)
+        netloc, path, v2_path = self._target(bucket, key)
+        signed = _clean_headers(headers) if headers else {}
+        pairs = _query_pairs(query, response_overrides) if (query or response_overrides) else []
+        required: tuple[str, ...] = ()
+        if sse is not None:
+            if not isinstance(sse, SSE):
+                raise PresignError("sse must be an SSE value, e.g. SSE.kms() or SSE.customer()")
+            sse_headers, required = sse.headers_for(_operation(m, dict(pairs), signed), version)
+            if sse_headers:
+                signed = {**signed, **sse_headers} if signed else dict(sse_headers)
+        t = _epoch(now)
+        if version == "v4":
+            return self._presign_v4(m, netloc, path, signed, required, pairs, expires, t)
+        return self._presign_v2(m, netloc, path, v2_path, signed, required, pairs, expires, t)
+
+    def _presign_v4(
+        self,
+        method: str,
+        netloc: str,
+        path: str,
+        signed: dict[str, str],
+        required: tuple[str, ...],
+        pairs: list[tuple[str, str]],
+        expires: int,
+        t: float,
+    ) -> PresignedRequest:
+        creds = self.credentials
+        stamp, date = sigv4.amz_date(int(t))
+        scope = f"{date}/{self.region}/s3/aws4_request"
+        host = host_header(self._scheme, netloc)
+        if signed:
+            all_headers = {"host": host, **signed}
+            names = sorted(all_headers)
+            signed_names = ";".join(names)
+            header_block = canonical_headers(all_headers, names)
+        else:
+            signed_names, header_block = "host", "host:" + host
+        query = [(encode_value(k), encode_value(v)) for k, v in pairs] if pairs else []
+        query += [
+            ("X-Amz-Algorithm", sigv4.ALGORITHM),
+            ("X-Amz-Credential", self._akid_prefix + encode_value(scope)),
+            ("X-Amz-Date", stamp),
+            ("X-Amz-Expires", str(expires)),
+            ("X-Amz-SignedHeaders", encode_value(signed_names)),
+        ]
+        if self._token_q:
+            query.append(self._token_q)
+        request = sigv4.canonical_request(
+            method, path, canonical_query(query), header_block, signed_names, sigv4.UNSIGNED_PAYLOAD
+        )
+        signature = sigv4.sign(
+            sigv4.signing_key(creds.secret_key, date, self.region),
+            sigv4.string_to_sign(stamp, scope, request),
+        )
+        query_string = "&".join(f"{k}={v}" for k, v in query)
+        url = f"{self._scheme}://{netloc}{path}?{query_string}&X-Amz-Signature={signature}"
+        return PresignedRequest(method, url, signed, required, "v4", int(t) + expires)
+
+    def _presign_v2(
+        self,
+        method: str,
+        netloc: str,
+        path: str,
+        v2_path: str,
+        signed: dict[str, str],
+        required: tuple[str, ...],
+        pairs: list[tuple[str, str]],
+        expires: int,
+        t: float,
+    ) -> PresignedRequest:
+        creds = self.credentials
+        expires_at = int(t + expires)
+        # A valueless sub-resource (?uploads) stays bare under SigV2, in the URL
+        # and in the string to sign, as S3 (and botocore) expect.
+        encoded: list[tuple[str, str | None]] = [
+            (encode_value(k), None if not v and k in sigv2.SUBRESOURCES else encode_value(v)) for k, v in pairs
+        ]
+        to_sign = dict(signed)
+        if creds.session_token:
+            to_sign["x-amz-security-token"] = creds.session_token
+        text = sigv2.string_to_sign(
+            method,
+            signed.get("content-md5", ""),
+            signed.get("content-type", ""),
+            str(expires_at),
+            to_sign,
+            sigv2.canonical_resource(v2_path, encoded),
+        )
+        query = [k if v is None else f"{k}={v}" for k, v in encoded]
+        query.append("AWSAccessKeyId=" + encode_value(creds.access_key))
+        query.append("Signature=" + encode_value(sigv2.sign(creds.secret_key, text)))
+        if creds.session_token:
+            query.append("x-amz-security-token=" + encode_value(creds.session_token))
+        query.append(f"Expires={expires_at}")
+        url = f"{self._scheme}://{netloc}{path}?" + "&".join(query)
+        return PresignedRequest(method, url, signed, required, "v2", expires_at)
+
+    # --- POST forms --------------------------------------------------------------
+    def presign_post(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        sse: SSE | None = None,
+        expires_in: int | _dt.timedelta = 3600,
+        conditions: Sequence[Any] = (),
+        content_length_range: tuple[int, int] | None = None,
+        fields: Mapping[str, str] | None = None,
+        now: float | _dt.datetime | None = None,
+    ) -> PresignedPost:
+        """A browser form upload with a V4 (or V2) policy; ``key`` may end in ``${filename}``."""
+        from . import policy
+
+        return policy.presign_post(
+            self,
+            bucket,
+            key,
+            sse=sse,
+            expires_in=expires_in,
+            conditions=conditions,
+            content_length_range=content_length_range,
+            fields=fields,
+            now=now,
+        )
+
+    def bucket_url(self, bucket: str) -> str:
+        """The form action / bucket URL (botocore's choice of addressing)."""
+        if self._virtual(bucket):
+            return f"{self._scheme}://{bucket}.{self._netloc}{self._base}/"
+        return f"{self._scheme}://{self._netloc}{self._base}/{bucket}"
+
+
+def _clean_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        lname = name.strip().lower() if isinstance(name, str) else name
+        if not isinstance(lname, str) or not _HEADER_NAME.match(lname):
+            raise PresignError(f"invalid header name {name!r}")
+        if not isinstance(value, str) or "\n" in value or "\r" in value:
+            raise PresignError(f"header {name!r} needs a single-line string value")
+        if lname in UNSIGNABLE_HEADERS or lname == "host":
+            raise PresignError(
+                f"header {name!r} cannot be signed (HTTP clients and proxies rewrite it); drop it"
+            )
+        if lname.startswith("x-amz-server-side-encryption"):
+            raise PresignError(f"pass SSE with sse=SSE...(), not as the header {name!r}")
+        out[lname] = value
+    return out
+
+
+def _query_pairs(
+    query: Mapping[str, str | int | None] | None, overrides: Mapping[str, str] | None
+) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for name, value in (query or {}).items():
+        if not isinstance(name, str) or not name:
+            raise PresignError(f"invalid query parameter name {name!r}")
+        if name.lower().startswith("x-amz-") or name in ("AWSAccessKeyId", "Signature", "Expires"):
+            raise PresignError(f"query parameter {name!r} is reserved for the signature; drop it")
+        if name == "partNumber" and not (str(value).isdigit() and 1 <= int(str(value)) <= 10000):
+            raise PresignError(f"partNumber={value!r}: S3 part numbers are 1 to 10000")
+        pairs.append((name, "" if value is None else str(value)))
+    for name, value in (overrides or {}).items():
+        short = name.lower().removeprefix("response-").replace("_", "-")
+        if short not in RESPONSE_OVERRIDES:
+            raise PresignError(
+                f"unknown response override {name!r}; use one of {', '.join(RESPONSE_OVERRIDES)}"
+            )
+        if not isinstance(value, str):
+            raise PresignError(f"response override {name!r} needs a string value")
+        pairs.append(("response-" + short, value))
+    return pairs

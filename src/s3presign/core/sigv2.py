@@ -1,0 +1,69 @@
+"""Signature Version 2 (HMAC-SHA1): pure functions.
+
+The SSE-C key and key-MD5 headers are left out of the string to sign, as
+Amazon S3's SSE table implies; that is what lets a SigV2 URL leave the key to
+whoever uses it. (MinIO and Ceph RGW sign every x-amz-* header, so such a URL
+fails against them.)
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from typing import Iterable, Mapping
+from urllib.parse import unquote
+
+from .canonical import SSEC_KEY_HEADERS
+
+# Query parameters that are part of the SigV2 canonical resource (botocore's list).
+SUBRESOURCES = frozenset(
+    {
+        "accelerate", "acl", "cors", "defaultObjectAcl", "location", "logging",
+        "partNumber", "policy", "requestPayment", "torrent", "versioning",
+        "versionId", "versions", "website", "uploads", "uploadId",
+        "response-content-type", "response-content-language", "response-expires",
+        "response-cache-control", "response-content-disposition",
+        "response-content-encoding", "delete", "lifecycle", "tagging", "restore",
+        "storageClass", "notification", "replication", "analytics", "metrics",
+        "inventory", "select", "select-type", "object-lock",
+    }
+)
+
+
+def canonical_resource(path: str, raw_query_pairs: Iterable[tuple[str, str | None]]) -> str:
+    """'/bucket/key' plus the sub-resources, sorted by name, values decoded.
+
+    ``raw_query_pairs`` are still percent-encoded; a value of None means the
+    parameter had no '=' (e.g. ``?uploads``).
+    """
+    subs = [(k, v) for k, v in raw_query_pairs if k in SUBRESOURCES]
+    if not subs:
+        return path
+    subs.sort(key=lambda kv: kv[0])
+    return path + "?" + "&".join(k if v is None else f"{k}={unquote(v)}" for k, v in subs)
+
+
+def amz_headers_block(headers: Mapping[str, str]) -> str:
+    """The x-amz-* lines (each ending in a newline), sorted, SSE-C key headers excluded."""
+    names = sorted(
+        n for n in headers if n.startswith("x-amz-") and n not in SSEC_KEY_HEADERS
+    )
+    return "".join(f"{n}:{headers[n].strip()}\n" for n in names)
+
+
+def string_to_sign(
+    method: str,
+    content_md5: str,
+    content_type: str,
+    date_or_expires: str,
+    headers: Mapping[str, str],
+    resource: str,
+) -> str:
+    return (
+        f"{method}\n{content_md5.strip()}\n{content_type.strip()}\n{date_or_expires}\n"
+        f"{amz_headers_block(headers)}{resource}"
+    )
+
+
+def sign(secret_key: str, text: str) -> str:
+    return base64.b64encode(hmac.digest(secret_key.encode(), text.encode(), "sha1")).decode()

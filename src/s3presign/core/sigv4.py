@@ -1,0 +1,89 @@
+"""Signature Version 4: pure functions, no I/O, no clock.
+
+One place computes each piece, and both the presigner and the verifier call
+it; see canonical.py for the encodings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from functools import lru_cache
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+STREAMING_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_PAYLOAD_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+MAX_EXPIRES = 604800  # seven days: S3's limit for X-Amz-Expires
+
+_hmac = hmac.digest
+_sha256 = hashlib.sha256
+
+
+@lru_cache(maxsize=256)
+def amz_date(epoch_second: int) -> tuple[str, str]:
+    """('YYYYMMDDTHHMMSSZ', 'YYYYMMDD') for a whole epoch second, cached."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch_second))
+    return stamp, stamp[:8]
+
+
+def parse_amz_date(stamp: str) -> int:
+    """Epoch seconds of a 'YYYYMMDDTHHMMSSZ' stamp; ValueError if malformed."""
+    if len(stamp) != 16 or stamp[8] != "T" or stamp[15] != "Z":
+        raise ValueError(stamp)
+    import calendar
+
+    return calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%SZ"))
+
+
+def credential_scope(date: str, region: str, service: str = "s3") -> str:
+    return f"{date}/{region}/{service}/aws4_request"
+
+
+@lru_cache(maxsize=64)
+def signing_key(secret_key: str, date: str, region: str, service: str = "s3") -> bytes:
+    """The derived key; four HMACs, so cached per secret, day, region and service."""
+    k = _hmac(("AWS4" + secret_key).encode(), date.encode(), "sha256")
+    k = _hmac(k, region.encode(), "sha256")
+    k = _hmac(k, service.encode(), "sha256")
+    return _hmac(k, b"aws4_request", "sha256")
+
+
+def canonical_request(
+    method: str,
+    canonical_uri: str,
+    canonical_query: str,
+    canonical_headers: str,
+    signed_headers: str,
+    payload_hash: str,
+) -> str:
+    return (
+        f"{method}\n{canonical_uri}\n{canonical_query}\n{canonical_headers}\n\n"
+        f"{signed_headers}\n{payload_hash}"
+    )
+
+
+def string_to_sign(stamp: str, scope: str, canonical_request_text: str) -> str:
+    digest = _sha256(canonical_request_text.encode()).hexdigest()
+    return f"{ALGORITHM}\n{stamp}\n{scope}\n{digest}"
+
+
+def sign(key: bytes, text: str) -> str:
+    return _hmac(key, text.encode(), "sha256").hex()
+
+
+def chunk_string_to_sign(stamp: str, scope: str, previous_signature: str, chunk_sha256: str) -> str:
+    """String to sign for one aws-chunked chunk, chained from the previous signature."""
+    return (
+        f"{ALGORITHM}-PAYLOAD\n{stamp}\n{scope}\n{previous_signature}\n"
+        f"{EMPTY_SHA256}\n{chunk_sha256}"
+    )
+
+
+def trailer_string_to_sign(stamp: str, scope: str, previous_signature: str, trailer: str) -> str:
+    """String to sign for the trailing headers of an aws-chunked body."""
+    digest = _sha256(trailer.encode()).hexdigest()
+    return f"{ALGORITHM}-TRAILER\n{stamp}\n{scope}\n{previous_signature}\n{digest}"

@@ -1,0 +1,511 @@
+"""Authenticate an incoming request exactly as Amazon S3 does.
+
+The canonical request and string to sign are rebuilt with the same functions
+the presigner uses (canonical.py, sigv4.py, sigv2.py); failures raise
+S3Error with S3's code, message and diagnostic elements.
+"""
+
+from __future__ import annotations
+
+import calendar
+import email.utils
+import hashlib
+import hmac
+import re
+import time
+from typing import Any, Callable, Mapping
+
+from . import policy as _policy
+from . import sigv2, sigv4
+from .canonical import (
+    SSEC_KEY_HEADERS,
+    canonical_headers,
+    recanonical_path,
+    recanonical_query,
+)
+from .credentials import Credentials
+from .s3errors import S3Error
+
+MAX_SKEW_SECONDS = 900
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_PAYLOAD_TOKENS = frozenset(
+    {
+        sigv4.UNSIGNED_PAYLOAD,
+        sigv4.STREAMING_PAYLOAD,
+        sigv4.STREAMING_PAYLOAD_TRAILER,
+        sigv4.STREAMING_UNSIGNED_TRAILER,
+    }
+)
+_V4_QUERY_PARAMS = (
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Signature",
+    "X-Amz-Date",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Expires",
+)
+Lookup = Callable[[str], "Credentials | None"]
+
+
+class ChunkVerifier:
+    """Checks the chained signatures of an aws-chunked body (seeded by the request's)."""
+
+    __slots__ = ("_key", "_stamp", "_scope", "previous")
+
+    def __init__(self, key: bytes, stamp: str, scope: str, seed_signature: str) -> None:
+        self._key = key
+        self._stamp = stamp
+        self._scope = scope
+        self.previous = seed_signature
+
+    def verify_chunk(self, chunk_sha256_hex: str, signature: str) -> bool:
+        text = sigv4.chunk_string_to_sign(self._stamp, self._scope, self.previous, chunk_sha256_hex)
+        ok = hmac.compare_digest(sigv4.sign(self._key, text), signature)
+        if ok:
+            self.previous = signature
+        return ok
+
+    def verify_trailer(self, trailer_text: str, signature: str) -> bool:
+        text = sigv4.trailer_string_to_sign(self._stamp, self._scope, self.previous, trailer_text)
+        return hmac.compare_digest(sigv4.sign(self._key, text), signature)
+
+
+class AuthResult:
+    __slots__ = (
+        "access_key",
+        "signature_version",
+        "presigned",
+        "content_sha256",
+        "signed_headers",
+        "chunk_verifier",
+        "credentials",
+    )
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        signature_version: str,
+        presigned: bool,
+        content_sha256: str | None = None,
+        signed_headers: frozenset[str] = frozenset(),
+        chunk_verifier: ChunkVerifier | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.access_key = credentials.access_key
+        self.signature_version = signature_version
+        self.presigned = presigned
+        self.content_sha256 = content_sha256
+        self.signed_headers = signed_headers
+        self.chunk_verifier = chunk_verifier
+
+    def __repr__(self) -> str:
+        kind = "presigned" if self.presigned else "header"
+        return f"AuthResult({self.access_key!r}, {self.signature_version}, {kind})"
+
+
+def _bytes_hex(text: str) -> str:
+    return " ".join(f"{b:02x}" for b in text.encode())
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _parse_query(raw_query: str) -> dict[str, str]:
+    """First value of each raw (still encoded) parameter, names decoded."""
+    from urllib.parse import unquote
+
+    out: dict[str, str] = {}
+    for part in raw_query.split("&") if raw_query else ():
+        if part:
+            name, _, value = part.partition("=")
+            out.setdefault(unquote(name), unquote(value))
+    return out
+
+
+def _raw_pairs(raw_query: str) -> list[tuple[str, str | None]]:
+    from urllib.parse import unquote
+
+    pairs: list[tuple[str, str | None]] = []
+    for part in raw_query.split("&") if raw_query else ():
+        if part:
+            name, eq, value = part.partition("=")
+            pairs.append((unquote(name), value if eq else None))
+    return pairs
+
+
+def _lookup(lookup: Lookup, access_key: str) -> Credentials:
+    creds = lookup(access_key)
+    if creds is None:
+        raise S3Error("InvalidAccessKeyId", elements={"AWSAccessKeyId": access_key})
+    return creds
+
+
+def _check_token(creds: Credentials, token: str | None) -> None:
+    if creds.session_token is None:
+        if token:
+            raise S3Error("InvalidToken", elements={"Token-0": token})
+        return
+    if not token:
+        raise S3Error("MissingSecurityToken", elements={"AWSAccessKeyId": creds.access_key})
+    if not hmac.compare_digest(creds.session_token.encode(), token.encode()):
+        raise S3Error("InvalidToken", elements={"Token-0": token})
+
+
+def _check_unsigned(headers: Mapping[str, str], signed: frozenset[str]) -> None:
+    missing = [
+        name
+        for name in headers
+        if name.startswith("x-amz-") and name not in signed and name not in SSEC_KEY_HEADERS
+    ]
+    if missing:
+        raise S3Error("HeadersNotSigned", elements={"HeadersNotSigned": ", ".join(sorted(missing))})
+
+
+def _parse_scope(credential: str, *, query: bool) -> tuple[str, str, str, str]:
+    parts = credential.split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request" or not parts[0]:
+        raise S3Error("MalformedQueryCredential" if query else "MalformedHeaderCredential")
+    access_key, date, region, service, _ = parts
+    if not (len(date) == 8 and date.isdigit()):
+        if query:
+            raise S3Error("WrongQueryScopeDate", date=date)
+        raise S3Error("MalformedHeaderCredential")
+    return access_key, date, region, service
+
+
+def _v4_mismatch(creds: Credentials, string_to_sign: str, provided: str, request: str) -> S3Error:
+    return S3Error(
+        "SignatureDoesNotMatch",
+        elements={
+            "AWSAccessKeyId": creds.access_key,
+            "StringToSign": string_to_sign,
+            "SignatureProvided": provided,
+            "StringToSignBytes": _bytes_hex(string_to_sign),
+            "CanonicalRequest": request,
+            "CanonicalRequestBytes": _bytes_hex(request),
+        },
+    )
+
+
+def _v4_signature(
+    creds: Credentials,
+    method: str,
+    raw_path: str,
+    canonical_query: str,
+    headers: Mapping[str, str],
+    signed_names: str,
+    payload: str,
+    stamp: str,
+    date: str,
+    region: str,
+) -> tuple[str, str, str, bytes]:
+    names = signed_names.split(";")
+    request = sigv4.canonical_request(
+        method,
+        recanonical_path(raw_path),
+        canonical_query,
+        canonical_headers(headers, names),
+        signed_names,
+        payload,
+    )
+    scope = sigv4.credential_scope(date, region)
+    text = sigv4.string_to_sign(stamp, scope, request)
+    key = sigv4.signing_key(creds.secret_key, date, region)
+    return sigv4.sign(key, text), text, request, key
+
+
+def _verify_v4_query(
+    method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], q: Mapping[str, str],
+    lookup: Lookup, region: str, now: float,
+) -> AuthResult:
+    if any(not q.get(p) for p in _V4_QUERY_PARAMS if p != "X-Amz-SignedHeaders") or "X-Amz-SignedHeaders" not in q:
+        raise S3Error("MissingV4QueryParameters")
+    if q["X-Amz-Algorithm"] != sigv4.ALGORITHM:
+        raise S3Error("UnsupportedQueryAlgorithm")
+    access_key, date, scope_region, service = _parse_scope(q["X-Amz-Credential"], query=True)
+    stamp = q["X-Amz-Date"]
+    try:
+        signed_at = sigv4.parse_amz_date(stamp)
+    except ValueError:
+        raise S3Error("InvalidQueryDate") from None
+    raw_expires = q["X-Amz-Expires"]
+    if not raw_expires.lstrip("-").isdigit():
+        raise S3Error("ExpiresNotNumber")
+    expires = int(raw_expires)
+    if expires < 0:
+        raise S3Error("ExpiresNotPositive")
+    if expires > sigv4.MAX_EXPIRES:
+        raise S3Error("ExpiresTooLarge")
+    if scope_region != region:
+        raise S3Error("WrongQueryRegion", elements={"Region": region}, region=scope_region, expected=region)
+    if service != "s3":
+        raise S3Error("WrongQueryService", service=service)
+    creds = _lookup(lookup, access_key)
+    if now < signed_at - MAX_SKEW_SECONDS:
+        raise S3Error("RequestNotYetValid", elements={"X-Amz-Date": stamp, "ServerTime": _iso(now)})
+    if now > signed_at + expires:
+        raise S3Error(
+            "RequestExpired",
+            elements={"X-Amz-Expires": str(expires), "Expires": _iso(signed_at + expires), "ServerTime": _iso(now)},
+        )
+    if date != stamp[:8]:
+        raise S3Error("SignatureDoesNotMatch", elements={"AWSAccessKeyId": access_key})
+    _check_token(creds, q.get("X-Amz-Security-Token"))
+    signed_names = q["X-Amz-SignedHeaders"]
+    signed = frozenset(signed_names.split(";"))
+    _check_unsigned(headers, signed)
+    payload = q.get("X-Amz-Content-Sha256", sigv4.UNSIGNED_PAYLOAD)
+    expected, text, request, _ = _v4_signature(
+        creds, method, raw_path, recanonical_query(raw_query, drop="X-Amz-Signature"),
+        headers, signed_names, payload, stamp, date, region,
+    )
+    provided = q["X-Amz-Signature"]
+    if not hmac.compare_digest(expected.encode(), provided.encode()):
+        raise _v4_mismatch(creds, text, provided, request)
+    return AuthResult(creds, "v4", True, None, signed)
+
+
+_AUTH_PART = re.compile(r"\s*([A-Za-z]+)\s*=\s*([^,]*)\s*")
+
+
+def _parse_v4_header(value: str) -> dict[str, str]:
+    body = value[len(sigv4.ALGORITHM):].strip()
+    parts: dict[str, str] = {}
+    for piece in body.split(","):
+        match = _AUTH_PART.fullmatch(piece)
+        if not match:
+            raise S3Error("MalformedAuthorizationHeader", detail="the authorization component is malformed.")
+        parts[match.group(1)] = match.group(2).strip()
+    for required in ("Credential", "SignedHeaders", "Signature"):
+        if not parts.get(required):
+            raise S3Error(
+                "MalformedAuthorizationHeader",
+                detail=f"the authorization header requires '{required}' parameter.",
+            )
+    return parts
+
+
+def _request_time(headers: Mapping[str, str]) -> tuple[str, float]:
+    """(the date text, epoch) from x-amz-date, else Date."""
+    stamp = headers.get("x-amz-date")
+    if stamp:
+        try:
+            return stamp, float(sigv4.parse_amz_date(stamp))
+        except ValueError:
+            parsed = email.utils.parsedate_tz(stamp)
+            if parsed is None:
+                raise S3Error("MissingDateHeader") from None
+            return stamp, float(email.utils.mktime_tz(parsed))
+    date = headers.get("date")
+    if not date:
+        raise S3Error("MissingDateHeader")
+    parsed = email.utils.parsedate_tz(date)
+    if parsed is None:
+        raise S3Error("MissingDateHeader")
+    return date, float(email.utils.mktime_tz(parsed))
+
+
+def _check_skew(stamp: str, signed_at: float, now: float) -> None:
+    if abs(now - signed_at) > MAX_SKEW_SECONDS:
+        raise S3Error(
+            "RequestTimeTooSkewed",
+            elements={
+                "RequestTime": stamp,
+                "ServerTime": _iso(now),
+                "MaxAllowedSkewMilliseconds": str(MAX_SKEW_SECONDS * 1000),
+            },
+        )
+
+
+def _verify_v4_header(
+    method: str, raw_path: str, raw_query: str, headers: Mapping[str, str],
+    lookup: Lookup, region: str, now: float,
+) -> AuthResult:
+    parts = _parse_v4_header(headers["authorization"])
+    access_key, date, scope_region, service = _parse_scope(parts["Credential"], query=False)
+    if scope_region != region:
+        raise S3Error("WrongHeaderRegion", elements={"Region": region}, region=scope_region, expected=region)
+    if service != "s3":
+        raise S3Error("MalformedAuthorizationHeader", detail=f"incorrect service \"{service}\". This endpoint belongs to \"s3\".")
+    creds = _lookup(lookup, access_key)
+    stamp, signed_at = _request_time(headers)
+    _check_skew(stamp, signed_at, now)
+    payload = headers.get("x-amz-content-sha256")
+    if payload is None:
+        raise S3Error("MissingContentSHA256")
+    if payload not in _PAYLOAD_TOKENS and not _HEX64.match(payload):
+        raise S3Error("InvalidContentSHA256")
+    _check_token(creds, headers.get("x-amz-security-token"))
+    signed_names = parts["SignedHeaders"]
+    signed = frozenset(signed_names.split(";"))
+    _check_unsigned(headers, signed)
+    if "x-amz-date" in headers:
+        stamp = headers["x-amz-date"]
+    else:  # SigV4 with a Date header still signs the ISO form of that time
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(signed_at))
+    expected, text, request, key = _v4_signature(
+        creds, method, raw_path, recanonical_query(raw_query), headers, signed_names, payload, stamp, date, region
+    )
+    provided = parts["Signature"]
+    if not hmac.compare_digest(expected.encode(), provided.encode()):
+        raise _v4_mismatch(creds, text, provided, request)
+    verifier = None
+    if payload in (sigv4.STREAMING_PAYLOAD, sigv4.STREAMING_PAYLOAD_TRAILER):
+        verifier = ChunkVerifier(key, stamp, sigv4.credential_scope(date, region), provided)
+    return AuthResult(creds, "v4", False, payload, signed, verifier)
+
+
+def _v2_string_to_sign(
+    method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], date_line: str,
+    virtual_bucket: str | None, extra: Mapping[str, str] | None = None,
+) -> str:
+    path = recanonical_path(raw_path)
+    if virtual_bucket:
+        path = f"/{virtual_bucket}{path}"
+    amz = {n: v for n, v in headers.items() if n.startswith("x-amz-")}
+    if extra:
+        amz.update(extra)
+    return sigv2.string_to_sign(
+        method,
+        headers.get("content-md5", ""),
+        headers.get("content-type", ""),
+        date_line,
+        amz,
+        sigv2.canonical_resource(path, _raw_pairs(raw_query)),
+    )
+
+
+def _v2_mismatch(creds: Credentials, text: str, provided: str) -> S3Error:
+    return S3Error(
+        "SignatureDoesNotMatch",
+        elements={
+            "AWSAccessKeyId": creds.access_key,
+            "StringToSign": text,
+            "SignatureProvided": provided,
+            "StringToSignBytes": _bytes_hex(text),
+        },
+    )
+
+
+def _verify_v2_query(
+    method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], q: Mapping[str, str],
+    lookup: Lookup, now: float, virtual_bucket: str | None,
+) -> AuthResult:
+    if not q.get("AWSAccessKeyId") or not q.get("Signature") or not q.get("Expires"):
+        raise S3Error("MissingV2QueryParameters")
+    creds = _lookup(lookup, q["AWSAccessKeyId"])
+    raw_expires = q["Expires"]
+    if not raw_expires.isdigit():
+        raise S3Error("MissingV2QueryParameters")
+    expires = int(raw_expires)
+    if now > expires:
+        raise S3Error("RequestExpired", elements={"Expires": _iso(expires), "ServerTime": _iso(now)})
+    token = q.get("x-amz-security-token") or headers.get("x-amz-security-token")
+    _check_token(creds, token)
+    extra = {"x-amz-security-token": token} if token else None
+    text = _v2_string_to_sign(method, raw_path, raw_query, headers, raw_expires, virtual_bucket, extra)
+    provided = q["Signature"]
+    if not hmac.compare_digest(sigv2.sign(creds.secret_key, text).encode(), provided.encode()):
+        raise _v2_mismatch(creds, text, provided)
+    return AuthResult(creds, "v2", True)
+
+
+def _verify_v2_header(
+    method: str, raw_path: str, raw_query: str, headers: Mapping[str, str],
+    lookup: Lookup, now: float, virtual_bucket: str | None,
+) -> AuthResult:
+    value = headers["authorization"][4:].strip()
+    access_key, sep, provided = value.rpartition(":")
+    if not sep or not access_key or not provided:
+        raise S3Error("MalformedAuthorizationHeader", detail="the authorization header is not of the form 'AWS AccessKeyId:Signature'.")
+    creds = _lookup(lookup, access_key)
+    stamp, signed_at = _request_time(headers)
+    _check_skew(stamp, signed_at, now)
+    _check_token(creds, headers.get("x-amz-security-token"))
+    date_line = "" if "x-amz-date" in headers else headers.get("date", "")
+    text = _v2_string_to_sign(method, raw_path, raw_query, headers, date_line, virtual_bucket)
+    if not hmac.compare_digest(sigv2.sign(creds.secret_key, text).encode(), provided.encode()):
+        raise _v2_mismatch(creds, text, provided)
+    return AuthResult(creds, "v2", False)
+
+
+def verify_request(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    *,
+    lookup: Lookup,
+    region: str,
+    now: float | None = None,
+    virtual_bucket: str | None = None,
+) -> AuthResult:
+    """Authenticate one request; raise S3Error exactly as S3 would."""
+    now = time.time() if now is None else now
+    q = _parse_query(raw_query) if raw_query else {}
+    authorization = headers.get("authorization")
+    v4_query = "X-Amz-Algorithm" in q or "X-Amz-Credential" in q or "X-Amz-Signature" in q
+    v2_query = "Signature" in q or "AWSAccessKeyId" in q
+    if authorization and (v4_query or v2_query):
+        raise S3Error("InvalidArgument", detail="Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
+    if v4_query:
+        return _verify_v4_query(method, raw_path, raw_query, headers, q, lookup, region, now)
+    if v2_query or "Expires" in q and "Signature" in q:
+        return _verify_v2_query(method, raw_path, raw_query, headers, q, lookup, now, virtual_bucket)
+    if authorization:
+        if authorization.startswith(sigv4.ALGORITHM + " "):
+            return _verify_v4_header(method, raw_path, raw_query, headers, lookup, region, now)
+        if authorization.startswith("AWS "):
+            return _verify_v2_header(method, raw_path, raw_query, headers, lookup, now, virtual_bucket)
+        raise S3Error("UnsupportedAuthorizationType")
+    raise S3Error("AnonymousDenied")
+
+
+def verify_post_form(
+    form: Mapping[str, str],
+    *,
+    bucket: str,
+    lookup: Lookup,
+    region: str,
+    now: float | None = None,
+) -> tuple[AuthResult, dict[str, Any], tuple[int, int] | None]:
+    """Authenticate a POST object form (lower-case field names) and check its policy.
+
+    Returns (auth, policy document, content-length-range); the caller enforces
+    the range while it streams the file."""
+    now = time.time() if now is None else now
+    if "policy" not in form:
+        raise S3Error("PostMissingField", field="policy")
+    if "x-amz-signature" in form or "x-amz-credential" in form:
+        for field in ("x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"):
+            if not form.get(field):
+                raise S3Error("PostMissingField", field=field)
+        if form["x-amz-algorithm"] != sigv4.ALGORITHM:
+            raise S3Error("InvalidArgument", detail="X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
+        access_key, _date, scope_region, _service = _parse_scope(form["x-amz-credential"], query=True)
+        if scope_region != region:
+            raise S3Error("WrongQueryRegion", elements={"Region": region}, region=scope_region, expected=region)
+        version = "v4"
+    else:
+        for field in ("awsaccesskeyid", "signature"):
+            if not form.get(field):
+                raise S3Error("PostMissingField", field=field)
+        access_key, version = form["awsaccesskeyid"], "v2"
+    creds = _lookup(lookup, access_key)
+    _check_token(creds, form.get("x-amz-security-token"))
+    if not _policy.post_signature_matches(form, creds.secret_key, region=region):
+        raise S3Error("PostSignatureMismatch", elements={"AWSAccessKeyId": access_key, "StringToSign": form["policy"]})
+    document = _policy.decode_policy(form["policy"])
+    length_range = _policy.check_policy(document, form, bucket=bucket, content_length=None, now=now)
+    return AuthResult(creds, version, True), document, length_range
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def epoch_of_http_date(text: str) -> float | None:
+    """An RFC 7231 date as epoch seconds, or None if it does not parse."""
+    parsed = email.utils.parsedate_tz(text)
+    return None if parsed is None else float(calendar.timegm(parsed[:9]) - (parsed[9] or 0))

@@ -1,0 +1,259 @@
+"""The ASGI application: authenticate, route, answer, log one line.
+
+``create_app(config)`` gives the app to any ASGI server; ``start_in_thread``
+runs it on uvicorn (uvloop + httptools) on a free loopback port, for the demo
+command, tests and embedders. Every S3Error becomes S3's XML with its status;
+anything else is logged with its traceback and answered 500 InternalError, so a
+client's mistake (which is always an S3Error) never yields a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from s3presign.core.s3errors import S3Error
+from s3presign.server import xml
+from s3presign.server.auth import authenticate
+from s3presign.server.config import ServerConfig
+from s3presign.server.encryption import Encryption
+from s3presign.server.handlers.context import Ctx, ServerState
+from s3presign.server.http import MAX_HEADER_BYTES, ClientDisconnected, Receive, Request, Response, Scope, Send
+from s3presign.server.routes import resolve, split_path, virtual_bucket
+from s3presign.server.storage import FilesystemStorage, Storage
+
+log = logging.getLogger("s3presign.server")
+_XML = (b"content-type", b"application/xml")
+
+
+class S3App:
+    """The S3 endpoint as an ASGI 3 application."""
+
+    def __init__(self, config: ServerConfig, *, storage: Storage | None = None,
+                 encryption: Encryption | None = None) -> None:
+        storage = storage if storage is not None else FilesystemStorage(config.data_dir)
+        if encryption is None:
+            encryption = Encryption(config.data_dir, config.master_key, region=config.region)
+        self.state = ServerState(config, storage, encryption)
+        self.host_id = base64.b64encode(os.urandom(24)).decode().encode()
+        self._ids = itertools.count(1)
+        self._id_prefix = os.urandom(4).hex().upper()
+        self._access_log = config.access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    async def _dispatch(self, req: Request) -> Response:
+        if req.header_bytes > MAX_HEADER_BYTES:
+            raise S3Error("RequestHeaderSectionTooLarge", elements={"MaxSizeAllowed": str(MAX_HEADER_BYTES)})
+        state = self.state
+        config = state.config
+        bucket_from_host = virtual_bucket(req.headers.get("host", ""), config.domain)
+        target, bucket, key = split_path(req.raw_path, bucket_from_host)  # S3 parses the URI first
+        auth = authenticate(req, state.lookup, config.region, bucket_from_host)
+        handler = resolve(target, req.method, req.query)
+        ctx = Ctx(state, req, bucket, key)
+        ctx.auth = auth
+        return await handler(ctx)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        req = Request(scope, receive)
+        request_id = f"{self._id_prefix}{next(self._ids):08X}"
+        try:
+            resp = await self._dispatch(req)
+        except S3Error as err:
+            resp = self._error(err, request_id)
+            if err.status >= 500:
+                log.error("%s %s: %s", req.method, req.raw_path, getattr(err, "detail", err.message))
+        except ClientDisconnected:
+            self._log(req, 499, "ClientDisconnected", 0, started, request_id)
+            return
+        except Exception:
+            log.exception("internal error serving %s %s", req.method, req.raw_path)
+            resp = self._error(S3Error("InternalError"), request_id)
+        sent = await self._send(send, receive, req, resp, request_id)
+        self._log(req, resp.status, resp.error_code, sent, started, request_id)
+
+    def _error(self, err: S3Error, request_id: str) -> Response:
+        body = xml.error_document(err, request_id, self.host_id.decode())
+        return Response(err.status, [_XML], body, err.code)
+
+    async def _send(self, send: Send, receive: Receive, req: Request, resp: Response, request_id: str) -> int:
+        """Send the response; returns the number of body bytes sent."""
+        headers = resp.headers
+        headers.append((b"x-amz-request-id", request_id.encode()))
+        headers.append((b"x-amz-id-2", self.host_id))
+        if req.has_body and not req.body_done:
+            # We answered without reading the body (an early error): the client may
+            # be waiting for 100-continue, so this connection cannot be reused.
+            headers.append((b"connection", b"close"))
+        body = resp.body
+        if isinstance(body, bytes):
+            if resp.status not in (204, 304) and not any(n == b"content-length" for n, _ in headers):
+                headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+            send_body = b"" if req.method == "HEAD" else body
+            await send({"type": "http.response.body", "body": send_body})
+            return len(send_body)
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        return await self._stream(send, receive, body)  # type: ignore[arg-type]
+
+    async def _stream(self, send: Send, receive: Receive, body: Iterator[bytes]) -> int:
+        """A large body: stop producing (decrypting, reading) as soon as the client leaves."""
+        gone = asyncio.ensure_future(receive())  # completes with http.disconnect
+        sent = 0
+        try:
+            for chunk in body:
+                if gone.done():
+                    raise ClientDisconnected()
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += len(chunk)
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            gone.cancel()
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        return sent
+
+    def _log(self, req: Request, status: int, code: str, sent: int, started: float, request_id: str) -> None:
+        """One line per request. The query is left out: a pre-signed URL's is a credential."""
+        out = self._access_log
+        if out is None:
+            return
+        ms = (time.perf_counter() - started) * 1000
+        try:
+            out.write(
+                f'{req.client} "{req.method} {req.raw_path}" {status} {code or "-"} {sent} {ms:.1f}ms {request_id}\n'
+            )
+            out.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def create_app(config: ServerConfig, **kwargs: Any) -> S3App:
+    """The endpoint as an ASGI application (storage and encryption created from config)."""
+    return S3App(config, **kwargs)
+
+
+# --- running it -------------------------------------------------------------------
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free one (read it back with getsockname)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: S3App, *, certfile: str | None = None, keyfile: str | None = None) -> Any:
+    """uvicorn with uvloop and httptools, its own access log off (the app logs)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        log_config=None,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+    )
+
+
+def make_server(config: Any) -> Any:
+    """A uvicorn Server that shuts down gracefully on SIGINT/SIGTERM and then returns
+    (uvicorn's own re-raises the signal, which would kill the process instead)."""
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[override]
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return _Server(config)
+
+
+@dataclass
+class RunningServer:
+    """An endpoint running in a background thread; ``stop()`` shuts it down."""
+
+    url: str
+    app: S3App
+    _server: Any
+    _thread: threading.Thread
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> "RunningServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_in_thread(
+    config: ServerConfig, host: str = "127.0.0.1", port: int = 0,
+    certfile: str | None = None, keyfile: str | None = None, timeout: float = 10.0,
+) -> RunningServer:
+    """Run the endpoint on uvicorn in a daemon thread; returns once it accepts connections."""
+    app = create_app(config)
+    sock = bind(host, port)
+    server = make_server(uvicorn_config(app, certfile=certfile, keyfile=keyfile))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="s3presign-serve")
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("the S3 endpoint did not start")
+        time.sleep(0.01)
+    scheme = "https" if certfile else "http"
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    return RunningServer(f"{scheme}://{shown}:{bound_port}", app, server, thread)
+

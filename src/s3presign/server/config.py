@@ -1,0 +1,140 @@
+"""The server's configuration: data dir, users, region, addressing.
+
+Everything that can be wrong with the operator's setup is found here, at
+start-up, and reported as one ConfigError line (never a traceback).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import secrets
+import string
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, TextIO
+
+from s3presign.core.credentials import Credentials
+
+_REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_DOMAIN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+GENERATED_CREDENTIALS = Path(".s3presign") / "credentials"
+
+
+class ConfigError(Exception):
+    """A setup the server cannot run with; the message is one line for the operator."""
+
+
+@dataclass
+class ServerConfig:
+    """What one server instance needs; built by `s3presign serve` or by an embedder."""
+
+    data_dir: Path
+    users: dict[str, Credentials]
+    region: str = "us-east-1"
+    domain: str | None = None
+    allow_insecure_ssec: bool = False
+    master_key: bytes | None = None
+    access_log: TextIO | None = field(default=sys.stderr, repr=False)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        if not _REGION.match(self.region):
+            raise ConfigError(f"invalid region {self.region!r}; use a name such as us-east-1")
+        if self.domain is not None:
+            self.domain = self.domain.lower().rstrip(".")
+            if not _DOMAIN.match(self.domain):
+                raise ConfigError(f"invalid --domain {self.domain!r}; use a host name such as s3.local")
+        if not self.users:
+            raise ConfigError("no users: give --credentials FILE or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """$S3PRESIGN_DATA_DIR, else $XDG_DATA_HOME/s3presign, else ~/.local/share/s3presign."""
+    env = os.environ if environ is None else environ
+    if env.get("S3PRESIGN_DATA_DIR"):
+        return Path(env["S3PRESIGN_DATA_DIR"]).expanduser()
+    base = env.get("XDG_DATA_HOME") or os.path.join(env.get("HOME") or "~", ".local", "share")
+    return Path(base).expanduser() / "s3presign"
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Create the data dir (0700) if needed and prove it is a writable directory."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"data dir {path} exists and is not a directory; choose another --data-dir")
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        probe = path / f".probe-{secrets.token_hex(4)}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot use data dir {path}: {reason}; choose another --data-dir") from None
+    return path.resolve()
+
+
+def users_from_file(path: Path) -> dict[str, Credentials]:
+    """Users from an AWS-style credentials file: every section with an access key pair."""
+    parser = configparser.RawConfigParser()
+    try:
+        with open(path, encoding="utf-8") as f:
+            parser.read_file(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read credentials file {path}: {exc.strerror or exc}") from None
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"cannot parse credentials file {path}: {first}") from None
+    users: dict[str, Credentials] = {}
+    for section in parser.sections():
+        items = dict(parser.items(section))
+        access, secret = items.get("aws_access_key_id"), items.get("aws_secret_access_key")
+        if access and secret:
+            users[access] = Credentials(access, secret, items.get("aws_session_token") or None)
+    if not users:
+        raise ConfigError(
+            f"credentials file {path} has no section with aws_access_key_id and aws_secret_access_key"
+        )
+    return users
+
+
+def users_from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Credentials]:
+    env = os.environ if environ is None else environ
+    access, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    if not (access and secret):
+        return {}
+    return {access: Credentials(access, secret, env.get("AWS_SESSION_TOKEN") or None)}
+
+
+def generated_user(data_dir: Path) -> Credentials:
+    """A key pair made once per data dir (kept 0600 in it, so restarts keep it)."""
+    from s3presign.server.keys import read_private, write_private
+
+    path = data_dir / GENERATED_CREDENTIALS
+    if path.exists():
+        try:
+            access, _, secret = read_private(path).decode().strip().partition(":")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from None
+        if access and secret:
+            return Credentials(access, secret)
+    alphabet = string.ascii_uppercase + string.digits
+    access = "S3P" + "".join(secrets.choice(alphabet) for _ in range(17))
+    secret = secrets.token_urlsafe(30)[:40]
+    write_private(path, f"{access}:{secret}\n".encode())
+    return Credentials(access, secret)
+
+
+def resolve_users(
+    credentials_file: Path | None, data_dir: Path, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Credentials], str]:
+    """(users, where they came from): the file, else the environment, else generated."""
+    if credentials_file is not None:
+        return users_from_file(credentials_file), f"credentials file {credentials_file}"
+    users = users_from_environment(environ)
+    if users:
+        return users, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+    user = generated_user(data_dir)
+    return {user.access_key: user}, "generated"

@@ -1,0 +1,204 @@
+"""Service and bucket operations: ListBuckets, Create/Head/DeleteBucket,
+GetBucketLocation, ListObjects (V1 and V2) and the bucket default encryption."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import quote_plus
+
+from s3presign.core.s3errors import S3Error
+from s3presign.server import sse, xml
+from s3presign.server.handlers.context import Ctx
+from s3presign.server.http import Response, iso_date
+from s3presign.server.storage import ObjectMeta
+
+MAX_KEYS = 1000
+_XML = ("Content-Type", "application/xml")
+_DEFAULT_ENCRYPTION = {"SSEAlgorithm": sse.SSE_S3, "KMSMasterKeyID": None, "BucketKeyEnabled": False}
+
+
+def _xml(root: str, parts: list[str], status: int = 200) -> Response:
+    return Response(status, body=xml.document(root, parts)).header(*_XML)
+
+
+def _owner(ctx: Ctx) -> str:
+    owner_id, name = ctx.owner
+    return xml.tree("Owner", xml.el("ID", owner_id), xml.el("DisplayName", name))
+
+
+async def list_buckets(ctx: Ctx) -> Response:
+    buckets = [
+        xml.tree("Bucket", xml.el("Name", b.name), xml.el("CreationDate", iso_date(b.created)),
+                 xml.el("BucketRegion", b.region))
+        for b in ctx.state.storage.list_buckets()
+    ]
+    return _xml("ListAllMyBucketsResult", [_owner(ctx), xml.tree("Buckets", *buckets)])
+
+
+def _location_constraint(body: bytes) -> str | None:
+    if not body.strip():
+        return None
+    root = xml.parse(body)
+    if xml.local(root.tag) != "CreateBucketConfiguration":
+        raise S3Error("MalformedXML")
+    return (xml.text(root, "LocationConstraint") or "").strip() or None
+
+
+async def create_bucket(ctx: Ctx) -> Response:
+    """S3's regional rules: us-east-1 takes no constraint (and re-creating your own
+    bucket there succeeds, as on S3); every other region requires its own name."""
+    if ctx.req.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
+        raise S3Error("NotImplemented", elements={"Header": "x-amz-bucket-object-lock-enabled"})
+    constraint = _location_constraint(await ctx.read_body(64 * 1024))
+    region = ctx.state.config.region
+    if region == "us-east-1":
+        if constraint == "us-east-1":
+            raise S3Error("InvalidLocationConstraint", elements={"LocationConstraint": constraint})
+        if constraint is not None:
+            raise S3Error("IllegalLocationConstraintException", constraint=constraint)
+    elif constraint != region:
+        raise S3Error("IllegalLocationConstraintException", constraint=constraint or "unspecified")
+    if not ctx.state.storage.create_bucket(ctx.bucket, region) and region != "us-east-1":
+        raise S3Error("BucketAlreadyOwnedByYou", elements={"BucketName": ctx.bucket})
+    return Response(200).header("Location", f"/{ctx.bucket}")
+
+
+async def head_bucket(ctx: Ctx) -> Response:
+    info = ctx.state.storage.bucket(ctx.bucket)
+    return Response(200).header("x-amz-bucket-region", info.region).header("x-amz-access-point-alias", "false")
+
+
+async def delete_bucket(ctx: Ctx) -> Response:
+    ctx.state.storage.delete_bucket(ctx.bucket)
+    return Response(204)
+
+
+async def get_bucket_location(ctx: Ctx) -> Response:
+    region = ctx.state.storage.bucket(ctx.bucket).region
+    body = xml.DECLARATION + f'<LocationConstraint xmlns="{xml.NS}">'
+    body += ("" if region == "us-east-1" else xml.escape(region)) + "</LocationConstraint>"
+    return Response(200, body=body.encode()).header(*_XML)
+
+
+# --- listing ---------------------------------------------------------------------
+
+
+def _max_keys(query: dict[str, str]) -> int:
+    raw = query.get("max-keys")
+    if raw is None:
+        return MAX_KEYS
+    if not raw.isdigit() or int(raw) > 2147483647:
+        raise S3Error("InvalidMaxKeys", elements={"ArgumentName": "max-keys", "ArgumentValue": raw})
+    return min(int(raw), MAX_KEYS)
+
+
+def _token(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode("utf-8", "surrogatepass")).decode()
+
+
+def _untoken(token: str) -> str:
+    try:
+        key = base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeError):
+        key = ""
+    if not key:
+        raise S3Error("InvalidContinuationToken", elements={"ArgumentName": "continuation-token", "ArgumentValue": token})
+    return key
+
+
+def _page(
+    objects: list[ObjectMeta], prefix: str, delimiter: str, after: str, max_keys: int
+) -> tuple[list[ObjectMeta], list[str], str | None]:
+    """(contents, common prefixes, last entry if truncated) of one listing page."""
+    contents: list[ObjectMeta] = []
+    prefixes: list[str] = []
+    last: str | None = None
+    count = 0
+    for meta in objects:
+        key = meta.key
+        entry: str | None = None
+        if delimiter:
+            cut = key.find(delimiter, len(prefix))
+            if cut >= 0:
+                entry = key[: cut + len(delimiter)]
+                if entry <= after or (prefixes and prefixes[-1] == entry):
+                    continue  # rolled up already (on this page or an earlier one)
+        if count >= max_keys:
+            return contents, prefixes, last
+        if entry is None:
+            contents.append(meta)
+            last = key
+        else:
+            prefixes.append(entry)
+            last = entry
+        count += 1
+    return contents, prefixes, None
+
+
+async def list_objects(ctx: Ctx) -> Response:
+    """ListObjectsV2 (list-type=2) and the original ListObjects."""
+    q = ctx.req.query
+    v2 = q.get("list-type") == "2"
+    encoding = q.get("encoding-type")
+    if encoding is not None and encoding.lower() != "url":
+        raise S3Error("InvalidEncodingType", elements={"ArgumentName": "encoding-type", "ArgumentValue": encoding})
+    enc = (lambda s: quote_plus(s, safe="/")) if encoding else (lambda s: s)
+    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+    max_keys = _max_keys(q)
+    token = q.get("continuation-token") if v2 else None
+    start_after = q.get("start-after", "") if v2 else q.get("marker", "")
+    after = _untoken(token) if token is not None else start_after
+    objects = ctx.state.storage.list(ctx.bucket, prefix, after)
+    contents, prefixes, last = _page(objects, prefix, delimiter, after, max_keys) if max_keys else ([], [], None)
+    owner = _owner(ctx) if (not v2 or q.get("fetch-owner") == "true") else ""
+    parts = [xml.el("Name", ctx.bucket), xml.el("Prefix", enc(prefix))]
+    if v2:
+        if start_after:
+            parts.append(xml.el("StartAfter", enc(start_after)))
+        if token is not None:
+            parts.append(xml.el("ContinuationToken", token))
+        if last is not None:
+            parts.append(xml.el("NextContinuationToken", _token(last)))
+        parts.append(xml.el("KeyCount", len(contents) + len(prefixes)))
+    else:
+        parts.append(xml.el("Marker", enc(start_after)))
+        if last is not None and delimiter:
+            parts.append(xml.el("NextMarker", enc(last)))
+    parts.append(xml.el("MaxKeys", max_keys))
+    if delimiter:
+        parts.append(xml.el("Delimiter", enc(delimiter)))
+    if encoding:
+        parts.append(xml.el("EncodingType", "url"))
+    parts.append(xml.el("IsTruncated", last is not None))
+    for m in contents:
+        checksum = xml.el("ChecksumAlgorithm", m.checksum["algorithm"]) if m.checksum else ""
+        parts.append(xml.tree(
+            "Contents", xml.el("Key", enc(m.key)), xml.el("LastModified", iso_date(m.last_modified)),
+            xml.el("ETag", f'"{m.etag}"'), checksum, xml.el("Size", m.size),
+            xml.el("StorageClass", m.extra.get("storage_class", "STANDARD")), owner,
+        ))
+    parts.extend(xml.tree("CommonPrefixes", xml.el("Prefix", enc(p))) for p in prefixes)
+    return _xml("ListBucketResult", parts)
+
+
+# --- default encryption ------------------------------------------------------------
+
+
+async def put_bucket_encryption(ctx: Ctx) -> Response:
+    ctx.state.storage.bucket(ctx.bucket)
+    body = await ctx.read_body(64 * 1024, require_digest=True)
+    config = sse.parse_bucket_encryption_xml(body)
+    ctx.state.storage.set_bucket_config(ctx.bucket, "encryption", config)
+    return Response(200)
+
+
+async def get_bucket_encryption(ctx: Ctx) -> Response:
+    """Every bucket has a default since January 2023: SSE-S3 unless configured."""
+    config = ctx.state.storage.bucket(ctx.bucket).config.get("encryption") or _DEFAULT_ENCRYPTION
+    return Response(200, body=sse.render_bucket_encryption_xml(config)).header(*_XML)
+
+
+async def delete_bucket_encryption(ctx: Ctx) -> Response:
+    ctx.state.storage.set_bucket_config(ctx.bucket, "encryption", None)
+    return Response(204)

@@ -1,0 +1,75 @@
+"""What every handler receives: the server's state and the request being served."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from s3presign.core.credentials import Credentials
+from s3presign.core.s3errors import S3Error
+from s3presign.core.verify import AuthResult
+from s3presign.server.auth import Payload
+from s3presign.server.config import ServerConfig
+from s3presign.server.encryption import Encryption
+from s3presign.server.http import Request
+from s3presign.server.storage import Storage
+
+
+@dataclass
+class ServerState:
+    """Created once per server: configuration, storage and encryption."""
+
+    config: ServerConfig
+    storage: Storage
+    encryption: Encryption
+    # (bucket, key) -> (record, reader): SSE-S3 readers of recently read versions,
+    # so a hot object's key is unsealed once, not per GET. See objects._reader.
+    readers: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
+
+    def lookup(self, access_key: str) -> Credentials | None:
+        return self.config.users.get(access_key)
+
+
+@lru_cache(maxsize=64)
+def owner_id(access_key: str) -> str:
+    """A stable canonical user id for an access key (S3 shows a 64-hex id)."""
+    return hashlib.sha256(b"s3presign owner:" + access_key.encode()).hexdigest()
+
+
+class Ctx:
+    """One request in flight: who sent it, which bucket and key it names."""
+
+    __slots__ = ("state", "req", "auth", "bucket", "key")
+
+    def __init__(self, state: ServerState, req: Request, bucket: str, key: str) -> None:
+        self.state = state
+        self.req = req
+        self.auth: AuthResult | None = None
+        self.bucket = bucket
+        self.key = key
+
+    @property
+    def signature_version(self) -> str:
+        return self.auth.signature_version if self.auth is not None else "v4"
+
+    @property
+    def owner(self) -> tuple[str, str]:
+        """(ID, DisplayName) of the requester, for Owner elements."""
+        access = self.auth.access_key if self.auth is not None else ""
+        return owner_id(access), access
+
+    async def read_body(self, limit: int, *, require_digest: bool = False) -> bytes:
+        """A small request body (XML), verified like any payload (x-amz-content-sha256,
+        Content-MD5, x-amz-checksum-*); ``require_digest`` is S3's rule for DeleteObjects
+        and PutBucketEncryption that one of Content-MD5 or a checksum be sent."""
+        headers = self.req.headers
+        if require_digest and "content-md5" not in headers and not any(
+            n.startswith("x-amz-checksum-") for n in headers
+        ) and "x-amz-trailer" not in headers:
+            raise S3Error("MissingContentMD5")
+        payload = Payload(self.req, self.auth, max_size=limit, length_required=False)
+        parts = [chunk async for chunk in payload.chunks()]
+        payload.finish()
+        return b"".join(parts)

@@ -1,0 +1,97 @@
+"""Which handler serves a request: the routing rules, as data.
+
+A route is (target, method, sub-resources), where target is "service",
+"bucket" or "object" and the sub-resources are the S3 sub-resource names in
+the query, sorted and joined with "&" ("" for none). Multipart, POST object,
+CopyObject and CORS (issue 5) slot in as rows of ROUTES.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+from urllib.parse import unquote
+
+from s3presign.core.errors import PresignError
+from s3presign.core.presign import check_bucket_name
+from s3presign.core.s3errors import S3Error
+from s3presign.server.handlers import buckets, objects
+from s3presign.server.handlers.context import Ctx
+from s3presign.server.http import Response
+
+Handler = Callable[[Ctx], Awaitable[Response]]
+
+ROUTES: dict[tuple[str, str, str], Handler] = {
+    ("service", "GET", ""): buckets.list_buckets,
+    ("bucket", "PUT", ""): buckets.create_bucket,
+    ("bucket", "HEAD", ""): buckets.head_bucket,
+    ("bucket", "DELETE", ""): buckets.delete_bucket,
+    ("bucket", "GET", ""): buckets.list_objects,
+    ("bucket", "GET", "location"): buckets.get_bucket_location,
+    ("bucket", "PUT", "encryption"): buckets.put_bucket_encryption,
+    ("bucket", "GET", "encryption"): buckets.get_bucket_encryption,
+    ("bucket", "DELETE", "encryption"): buckets.delete_bucket_encryption,
+    ("bucket", "POST", "delete"): objects.delete_objects,
+    ("object", "PUT", ""): objects.put_object,
+    ("object", "GET", ""): objects.get_object,
+    ("object", "HEAD", ""): objects.get_object,
+    ("object", "DELETE", ""): objects.delete_object,
+}
+
+# Every query name that selects an S3 operation. One that has no row above is
+# answered NotImplemented, never silently treated as the plain operation.
+SUBRESOURCES = frozenset({
+    "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
+    "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "location", "logging",
+    "metadataTable", "metrics", "notification", "object-lock", "ownershipControls",
+    "partNumber", "policy", "policyStatus", "publicAccessBlock", "replication",
+    "requestPayment", "restore", "retention", "select", "session", "tagging", "torrent",
+    "uploadId", "uploads", "versionId", "versioning", "versions", "website", "renameObject",
+})
+_RESOURCE_TYPE = {"service": "SERVICE", "bucket": "BUCKET", "object": "OBJECT"}
+# (target, method) pairs S3 has without a sub-resource but this server does not yet
+# (POST object: issue 5): NotImplemented rather than MethodNotAllowed.
+_PLANNED = frozenset({("bucket", "POST")})
+
+
+def resolve(target: str, method: str, query: dict[str, str]) -> Handler:
+    """The handler for a request, or S3's NotImplemented / MethodNotAllowed."""
+    subs = "&".join(sorted(n for n in query if n in SUBRESOURCES)) if query else ""
+    handler = ROUTES.get((target, method, subs))
+    if handler is not None:
+        return handler
+    if subs or (target, method) in _PLANNED:
+        raise S3Error("NotImplemented")
+    raise S3Error("MethodNotAllowed", elements={"Method": method, "ResourceType": _RESOURCE_TYPE[target]})
+
+
+def split_path(raw_path: str, virtual_bucket: str | None) -> tuple[str, str, str]:
+    """(target, bucket, key) of a path; the key percent-decoded, exactly as sent."""
+    path = raw_path[1:] if raw_path.startswith("/") else raw_path
+    if virtual_bucket is not None:
+        bucket, raw_key = virtual_bucket, path
+    else:
+        raw_bucket, _, raw_key = path.partition("/")
+        bucket = unquote(raw_bucket)
+        if not bucket:
+            return "service", "", ""
+    try:
+        key = unquote(raw_key, errors="strict")
+    except UnicodeDecodeError:
+        raise S3Error("InvalidURI", elements={"URI": raw_path}) from None
+    try:
+        check_bucket_name(bucket)
+    except PresignError:
+        raise S3Error("InvalidBucketName", elements={"BucketName": bucket}) from None
+    return ("object" if key else "bucket"), bucket, key
+
+
+def virtual_bucket(host: str, domain: str | None) -> str | None:
+    """The bucket named by a virtual-hosted Host header (bucket.DOMAIN[:port])."""
+    if not domain or not host:
+        return None
+    name = host.lower()
+    if not name.startswith("["):
+        name = name.rpartition(":")[0] if ":" in name else name
+    if name.endswith("." + domain):
+        return name[: -len(domain) - 1]
+    return None
