@@ -8,7 +8,7 @@ and re-encodes it with the same functions the presigner used.
 from __future__ import annotations
 
 from typing import Iterable, Mapping
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 # Headers a signer must never sign (AWS SDKs agree on these): proxies and HTTP
 # stacks change them in flight.
@@ -27,14 +27,31 @@ SSEC_KEY_HEADERS = frozenset(
 )
 
 
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+
+
+def _percent_table(safe: bytes) -> dict[int, str]:
+    return {b: chr(b) if b in _UNRESERVED or b in safe else f"%{b:02X}" for b in range(256)}
+
+
+# str.translate over these tables gives exactly urllib.parse.quote's output
+# (UTF-8, upper-case hex) at a fraction of its cost: signing is hot.
+_KEY_TABLE = _percent_table(b"/")
+_VALUE_TABLE = _percent_table(b"")
+
+
 def encode_key(key: str) -> str:
     """An object key as it appears in a URL path ('/' and '~' stay literal)."""
-    return quote(key, safe="/~")
+    if not key.isascii():
+        key = key.encode("utf-8").decode("latin-1")
+    return key.translate(_KEY_TABLE)
 
 
 def encode_value(value: str) -> str:
     """RFC 3986 encoding of one query name or value (only A-Z a-z 0-9 -_.~ literal)."""
-    return quote(value, safe="~")
+    if not value.isascii():
+        value = value.encode("utf-8").decode("latin-1")
+    return value.translate(_VALUE_TABLE)
 
 
 def encode_query(pairs: Iterable[tuple[str, str]]) -> str:

@@ -270,12 +270,21 @@ class Presigner:
             self._custom = True
         self.endpoint_url = endpoint_url
         self._checked_buckets: dict[str, bool] = {}
+        self._scopes: dict[str, tuple[str, str]] = {}
         self._akid_prefix = encode_value(credentials.access_key + "/")
         self._token_q = (
             ("X-Amz-Security-Token", encode_value(credentials.session_token))
             if credentials.session_token
             else None
         )
+
+    def _scope(self, date: str) -> tuple[str, str]:
+        """(credential scope, encoded X-Amz-Credential value) for a day, cached."""
+        cached = self._scopes.get(date)
+        if cached is None:
+            scope = sigv4.credential_scope(date, self.region)
+            cached = self._scopes[date] = (scope, self._akid_prefix + encode_value(scope))
+        return cached
 
     # --- where the request goes ---------------------------------------------
     def _virtual(self, bucket: str) -> bool:
@@ -358,9 +367,8 @@ class Presigner:
         expires: int,
         t: float,
     ) -> PresignedRequest:
-        creds = self.credentials
         stamp, date = sigv4.amz_date(int(t))
-        scope = f"{date}/{self.region}/s3/aws4_request"
+        scope, credential = self._scope(date)
         host = host_header(self._scheme, netloc)
         if signed:
             all_headers = {"host": host, **signed}
@@ -369,24 +377,26 @@ class Presigner:
             header_block = canonical_headers(all_headers, names)
         else:
             signed_names, header_block = "host", "host:" + host
-        query = [(encode_value(k), encode_value(v)) for k, v in pairs] if pairs else []
-        query += [
-            ("X-Amz-Algorithm", sigv4.ALGORITHM),
-            ("X-Amz-Credential", self._akid_prefix + encode_value(scope)),
-            ("X-Amz-Date", stamp),
-            ("X-Amz-Expires", str(expires)),
-            ("X-Amz-SignedHeaders", encode_value(signed_names)),
-        ]
-        if self._token_q:
-            query.append(self._token_q)
+        auth = (
+            f"X-Amz-Algorithm={sigv4.ALGORITHM}&X-Amz-Credential={credential}&X-Amz-Date={stamp}"
+            f"&X-Amz-Expires={expires}&X-Amz-SignedHeaders={signed_names.replace(';', '%3B')}"
+        )
+        if pairs or self._token_q:
+            query = [(encode_value(k), encode_value(v)) for k, v in pairs]
+            query += [tuple(p.split("=", 1)) for p in auth.split("&")]  # type: ignore[misc]
+            if self._token_q:
+                query.append(self._token_q)
+            query_string = "&".join([f"{k}={v}" for k, v in query])
+            sorted_query = canonical_query(query)
+        else:  # the auth parameters alone are already in canonical order
+            query_string = sorted_query = auth
         request = sigv4.canonical_request(
-            method, path, canonical_query(query), header_block, signed_names, sigv4.UNSIGNED_PAYLOAD
+            method, path, sorted_query, header_block, signed_names, sigv4.UNSIGNED_PAYLOAD
         )
         signature = sigv4.sign(
-            sigv4.signing_key(creds.secret_key, date, self.region),
+            sigv4.signing_key(self.credentials.secret_key, date, self.region),
             sigv4.string_to_sign(stamp, scope, request),
         )
-        query_string = "&".join(f"{k}={v}" for k, v in query)
         url = f"{self._scheme}://{netloc}{path}?{query_string}&X-Amz-Signature={signature}"
         return PresignedRequest(method, url, signed, required, "v4", int(t) + expires)
 
@@ -455,6 +465,28 @@ class Presigner:
             content_length_range=content_length_range,
             fields=fields,
             now=now,
+        )
+
+    def presign_multipart(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        size: int | None = None,
+        part_count: int | None = None,
+        part_size: int | None = None,
+        upload_id: str | None = None,
+        sse: SSE | None = None,
+        expires_in: int | _dt.timedelta = 3600,
+        now: float | _dt.datetime | None = None,
+    ) -> Any:
+        """Everything a client needs for a multipart upload: create, one request per
+        part, complete and abort (see core/multipart.py)."""
+        from . import multipart
+
+        return multipart.plan(
+            self, bucket, key, size=size, part_count=part_count, part_size=part_size,
+            upload_id=upload_id, sse=sse, expires_in=expires_in, now=now,
         )
 
     def bucket_url(self, bucket: str) -> str:

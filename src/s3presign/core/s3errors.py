@@ -461,6 +461,50 @@ ERRORS: dict[str, ErrorSpec] = {
         400, "InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid."
     ),
     "InvalidVersionId": ErrorSpec(400, "InvalidArgument", "Invalid version id specified"),
+    # --- multipart, POST object, copy, CORS (issue 5) ---------------------
+    "SseCPartKeyMismatch": ErrorSpec(
+        400, "InvalidRequest", "The provided encryption parameters did not match the ones used originally."
+    ),
+    "PartNumberNotSatisfiable": ErrorSpec(
+        416, "InvalidPartNumber", "The requested partnumber is not satisfiable"
+    ),
+    "RangeWithPartNumber": ErrorSpec(
+        400, "InvalidRequest", "Cannot specify both Range header and partNumber query parameter"
+    ),
+    "InvalidMaxParts": ErrorSpec(
+        400, "InvalidArgument", "Argument max-parts must be an integer between 0 and 2147483647"
+    ),
+    "InvalidPartNumberMarker": ErrorSpec(
+        400, "InvalidArgument", "Argument part-number-marker must be an integer between 0 and 2147483647"
+    ),
+    "InvalidMaxUploads": ErrorSpec(
+        400, "InvalidArgument", "Argument max-uploads must be an integer between 0 and 2147483647"
+    ),
+    "CopySourceTooLarge": ErrorSpec(
+        400,
+        "InvalidRequest",
+        "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
+    ),
+    "InvalidCopySourceRange": ErrorSpec(
+        400, "InvalidArgument", "Range specified is not valid for source object of size: {size}"
+    ),
+    "InvalidMetadataDirective": ErrorSpec(400, "InvalidArgument", "Unknown metadata directive."),
+    "MaxPostPreDataLengthExceeded": ErrorSpec(
+        400,
+        "MaxPostPreDataLengthExceededError",
+        "Your POST request fields preceeding the upload file was too large.",
+    ),
+    "CORSMissingOrigin": ErrorSpec(
+        400, "BadRequest", "Insufficient information. Origin request header needed."
+    ),
+    "CORSBadRequestMethod": ErrorSpec(
+        400, "BadRequest", "Invalid Access-Control-Request-Method: {method}"
+    ),
+    "CORSUnsupportedMethod": ErrorSpec(
+        400,
+        "InvalidRequest",
+        "Found unsupported HTTP method in CORS config. Unsupported method is {method}",
+    ),
     "InternalError": ErrorSpec(
         500, "InternalError", "We encountered an internal error. Please try again."
     ),

@@ -43,10 +43,12 @@ def canonical_resource(path: str, raw_query_pairs: Iterable[tuple[str, str | Non
     return path + "?" + "&".join(k if v is None else f"{k}={unquote(v)}" for k, v in subs)
 
 
-def amz_headers_block(headers: Mapping[str, str]) -> str:
-    """The x-amz-* lines (each ending in a newline), sorted, SSE-C key headers excluded."""
+def amz_headers_block(headers: Mapping[str, str], *, include_ssec_keys: bool = False) -> str:
+    """The x-amz-* lines (each ending in a newline), sorted; SSE-C key headers excluded
+    unless asked for (botocore, MinIO and Ceph sign them)."""
     names = sorted(
-        n for n in headers if n.startswith("x-amz-") and n not in SSEC_KEY_HEADERS
+        n for n in headers
+        if n.startswith("x-amz-") and (include_ssec_keys or n not in SSEC_KEY_HEADERS)
     )
     return "".join(f"{n}:{headers[n].strip()}\n" for n in names)
 
@@ -58,10 +60,12 @@ def string_to_sign(
     date_or_expires: str,
     headers: Mapping[str, str],
     resource: str,
+    *,
+    include_ssec_keys: bool = False,
 ) -> str:
     return (
         f"{method}\n{content_md5.strip()}\n{content_type.strip()}\n{date_or_expires}\n"
-        f"{amz_headers_block(headers)}{resource}"
+        f"{amz_headers_block(headers, include_ssec_keys=include_ssec_keys)}{resource}"
     )
 
 

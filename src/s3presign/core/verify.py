@@ -356,9 +356,27 @@ def _verify_v4_header(
     return AuthResult(creds, "v4", False, payload, signed, verifier)
 
 
+def _v2_check(
+    creds: Credentials, provided: str, method: str, raw_path: str, raw_query: str,
+    headers: Mapping[str, str], date_line: str, virtual_bucket: str | None,
+    extra: Mapping[str, str] | None = None,
+) -> None:
+    """Accept the SigV2 string to sign without the SSE-C key headers (Amazon S3's
+    rule, which lets a URL leave the key to its user) or with them (how botocore,
+    MinIO and Ceph sign); either way the key itself is checked against its MD5."""
+    text = _v2_string_to_sign(method, raw_path, raw_query, headers, date_line, virtual_bucket, extra)
+    if hmac.compare_digest(sigv2.sign(creds.secret_key, text).encode(), provided.encode()):
+        return
+    if any(name in SSEC_KEY_HEADERS for name in headers):
+        alt = _v2_string_to_sign(method, raw_path, raw_query, headers, date_line, virtual_bucket, extra, True)
+        if hmac.compare_digest(sigv2.sign(creds.secret_key, alt).encode(), provided.encode()):
+            return
+    raise _v2_mismatch(creds, text, provided)
+
+
 def _v2_string_to_sign(
     method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], date_line: str,
-    virtual_bucket: str | None, extra: Mapping[str, str] | None = None,
+    virtual_bucket: str | None, extra: Mapping[str, str] | None = None, include_ssec_keys: bool = False,
 ) -> str:
     path = recanonical_path(raw_path)
     if virtual_bucket:
@@ -373,6 +391,7 @@ def _v2_string_to_sign(
         date_line,
         amz,
         sigv2.canonical_resource(path, _raw_pairs(raw_query)),
+        include_ssec_keys=include_ssec_keys,
     )
 
 
@@ -404,10 +423,7 @@ def _verify_v2_query(
     token = q.get("x-amz-security-token") or headers.get("x-amz-security-token")
     _check_token(creds, token)
     extra = {"x-amz-security-token": token} if token else None
-    text = _v2_string_to_sign(method, raw_path, raw_query, headers, raw_expires, virtual_bucket, extra)
-    provided = q["Signature"]
-    if not hmac.compare_digest(sigv2.sign(creds.secret_key, text).encode(), provided.encode()):
-        raise _v2_mismatch(creds, text, provided)
+    _v2_check(creds, q["Signature"], method, raw_path, raw_query, headers, raw_expires, virtual_bucket, extra)
     return AuthResult(creds, "v2", True)
 
 
@@ -424,9 +440,7 @@ def _verify_v2_header(
     _check_skew(stamp, signed_at, now)
     _check_token(creds, headers.get("x-amz-security-token"))
     date_line = "" if "x-amz-date" in headers else headers.get("date", "")
-    text = _v2_string_to_sign(method, raw_path, raw_query, headers, date_line, virtual_bucket)
-    if not hmac.compare_digest(sigv2.sign(creds.secret_key, text).encode(), provided.encode()):
-        raise _v2_mismatch(creds, text, provided)
+    _v2_check(creds, provided, method, raw_path, raw_query, headers, date_line, virtual_bucket)
     return AuthResult(creds, "v2", False)
 
 
@@ -451,7 +465,7 @@ def verify_request(
         raise S3Error("InvalidArgument", detail="Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
     if v4_query:
         return _verify_v4_query(method, raw_path, raw_query, headers, q, lookup, region, now)
-    if v2_query or "Expires" in q and "Signature" in q:
+    if v2_query:
         return _verify_v2_query(method, raw_path, raw_query, headers, q, lookup, now, virtual_bucket)
     if authorization:
         if authorization.startswith(sigv4.ALGORITHM + " "):

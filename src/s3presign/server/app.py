@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, AsyncIterable, AsyncIterator, Iterable
 
 from s3presign.core.s3errors import S3Error
 from s3presign.server import xml
@@ -119,22 +119,29 @@ class S3App:
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         return await self._stream(send, receive, body)  # type: ignore[arg-type]
 
-    async def _stream(self, send: Send, receive: Receive, body: Iterator[bytes]) -> int:
-        """A large body: stop producing (decrypting, reading) as soon as the client leaves."""
-        gone = asyncio.ensure_future(receive())  # completes with http.disconnect
+    async def _stream(self, send: Send, receive: Receive, body: Iterable[bytes] | AsyncIterable[bytes]) -> int:
+        """A large body: stop producing (decrypting, reading) as soon as the client
+        leaves; the server then drops the connection (the response stays incomplete)."""
+
+        async def disconnected() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        gone = asyncio.ensure_future(disconnected())
         sent = 0
         try:
-            for chunk in body:
+            async for chunk in _aiter(body):
                 if gone.done():
-                    raise ClientDisconnected()
+                    return sent
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 sent += len(chunk)
             await send({"type": "http.response.body", "body": b""})
         finally:
             gone.cancel()
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
+            if hasattr(body, "aclose"):
+                await body.aclose()
+            elif hasattr(body, "close"):
+                body.close()
         return sent
 
     def _log(self, req: Request, status: int, code: str, sent: int, started: float, request_id: str) -> None:
@@ -150,6 +157,15 @@ class S3App:
             out.flush()
         except (OSError, ValueError):
             pass
+
+
+async def _aiter(body: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    if hasattr(body, "__aiter__"):
+        async for chunk in body:  # type: ignore[union-attr]
+            yield chunk
+    else:
+        for chunk in body:  # type: ignore[union-attr]
+            yield chunk
 
 
 def create_app(config: ServerConfig, **kwargs: Any) -> S3App:
@@ -212,6 +228,23 @@ def make_server(config: Any) -> Any:
             finally:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            """Requests in flight get the grace period; idle keep-alive connections do
+            not (a TLS one would otherwise wait for the client's close_notify)."""
+            task = asyncio.ensure_future(self._abort_idle())
+            try:
+                await super().shutdown(sockets)
+            finally:
+                task.cancel()
+
+        async def _abort_idle(self) -> None:
+            await asyncio.sleep(0.5)
+            for conn in list(self.server_state.connections):
+                cycle = getattr(conn, "cycle", None)
+                transport = getattr(conn, "transport", None)
+                if transport is not None and (cycle is None or cycle.response_complete):
+                    transport.abort()
 
     return _Server(config)
 

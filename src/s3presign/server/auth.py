@@ -10,12 +10,10 @@ S3 error if any of them disagrees, before anything is committed.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
-from concurrent.futures import ThreadPoolExecutor
 from typing import AsyncIterator, Callable
 
 from s3presign.core import sigv4
@@ -25,12 +23,12 @@ from s3presign.core.verify import AuthResult, verify_request
 from s3presign.server import checksums
 from s3presign.server.chunked import AwsChunkedDecoder
 from s3presign.server.http import Request
+from s3presign.server.offload import DIGEST_POOL, Offload
 
 MAX_OBJECT_SIZE = 5 * 1024**3  # S3's single-PUT limit
 # Bodies at least this large are hashed on a helper thread, overlapping the
 # encryption and the disk writes on the event loop (hashlib releases the GIL).
 _THREADED_DIGESTS = 1 << 20
-_DIGEST_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="s3presign-digest")
 _STREAMING = {
     sigv4.STREAMING_PAYLOAD: (True, False),
     sigv4.STREAMING_PAYLOAD_TRAILER: (True, True),
@@ -88,6 +86,10 @@ class _Digests:
         self.md5 = hashlib.md5()
         self.sha256 = hashlib.sha256() if sha256 else None
         self.checksum = checksums.new(checksum_algorithm) if checksum_algorithm else None
+
+    def update_many(self, parts: list[bytes]) -> None:
+        for part in parts:
+            self.update(part)
 
     def update(self, data: bytes) -> None:
         self.md5.update(data)
@@ -150,27 +152,26 @@ class Payload:
         decoder.close()
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """The payload, chunk by chunk, as it arrives; sizes are checked on the way."""
+        """The payload, chunk by chunk, as it arrives; sizes are checked on the way.
+        Large bodies are digested on a helper thread while the consumer works."""
         digests = self._digests
-        threaded = self.expected_size >= _THREADED_DIGESTS
-        loop = asyncio.get_running_loop()
-        pending: asyncio.Future[None] | None = None
+        offload = Offload(digests.update_many, DIGEST_POOL) if self.expected_size >= _THREADED_DIGESTS else None
         limit = self.expected_size
         try:
             async for chunk in self._decoded():
                 self.size += len(chunk)
                 if self.size > limit:
                     raise S3Error("MalformedChunkedEncoding" if self._decoder else "IncompleteBody")
-                if threaded:
-                    if pending is not None:
-                        await pending
-                    pending = loop.run_in_executor(_DIGEST_POOL, digests.update, chunk)
-                else:
+                if offload is None:
                     digests.update(chunk)
+                else:
+                    await offload.add(chunk)
                 yield chunk
+            if offload is not None:
+                await offload.drain()
         finally:
-            if pending is not None:
-                await asyncio.shield(pending)
+            if offload is not None:
+                await offload.settle()
 
     def finish(self) -> None:
         """After the last chunk: S3's errors for a body that is short or disagrees."""

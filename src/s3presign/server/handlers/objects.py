@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import AsyncIterator, Callable, Iterator
 from urllib.parse import quote
 
 from s3presign.core.s3errors import S3Error
@@ -18,12 +19,14 @@ from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response, http_date
 from s3presign.server.encryption import ObjectReader
 from s3presign.server.sse import SSE_S3, CustomerKey, SseRequest, parse_read_sse, parse_write_sse
-from s3presign.server.storage import ObjectMeta
+from s3presign.server.offload import IO_POOL, Offload, read_ahead
+from s3presign.server.storage import ObjectMeta, ObjectSink
 
 MAX_KEY_BYTES = 1024
 MAX_USER_METADATA = 2048  # bytes of x-amz-meta-* names and values (UTF-8)
 MAX_DELETE_KEYS = 1000
 SMALL_OBJECT = 1 << 20  # read and decrypt in one go below this stored size
+LARGE_OBJECT = 1 << 20  # from this size on, hashing and disk I/O go to helper threads
 READER_CACHE = 4096
 META_PREFIX = "x-amz-meta-"
 # Headers stored with the object and returned on GET/HEAD.
@@ -102,12 +105,21 @@ async def put_object(ctx: Ctx) -> Response:
         sse, bucket_default, bucket=ctx.bucket, key=ctx.key, signature_version=ctx.signature_version
     )
     sink = state.storage.writer(ctx.bucket, ctx.key)
+    # Large bodies: disk writes on a helper thread, overlapping encryption here.
+    writes = Offload(_write_all(sink), IO_POOL) if payload.expected_size >= LARGE_OBJECT else None
     try:
-        encrypt, write = writer.encrypt, sink.write
+        encrypt = writer.encrypt
         async for chunk in payload.chunks():
-            write(encrypt(chunk))
+            if writes is None:
+                sink.write(encrypt(chunk))
+            else:
+                await writes.add(encrypt(chunk))
         payload.finish()
-        write(writer.finish())
+        if writes is None:
+            sink.write(writer.finish())
+        else:
+            await writes.add(writer.finish())
+            await writes.drain()
         etag = writer.etag(payload.md5_hex)
         checksum = (
             {"algorithm": payload.checksum_algorithm, "value": payload.checksum_value}
@@ -120,12 +132,22 @@ async def put_object(ctx: Ctx) -> Response:
         )
         await asyncio.get_running_loop().run_in_executor(None, sink.commit, meta)
     except BaseException:
+        if writes is not None:
+            await writes.settle()
         sink.abort()
         raise
     resp = Response(200).header("ETag", f'"{etag}"').extend(writer.response_headers.items())
     if checksum:
         resp.header(checksums.header(checksum["algorithm"]), checksum["value"])
     return resp
+
+
+def _write_all(sink: ObjectSink) -> Callable[[list[bytes]], None]:
+    def write(parts: list[bytes]) -> None:
+        for part in parts:
+            sink.write(part)
+
+    return write
 
 
 def _object_headers(resp: Response, meta: ObjectMeta, query: dict[str, str]) -> None:
@@ -200,11 +222,23 @@ async def get_object(ctx: Ctx) -> Response:
         if length <= SMALL_OBJECT:
             resp.body = b"".join(reader.decrypt(obj.read(offset, length), start, end))
         else:
-            resp.body = reader.decrypt(obj.read(offset, length), start, end)
+            resp.body = _plaintext(reader, obj.read(offset, length), start, end)
         return resp
     except BaseException:
         obj.close()
         raise
+
+
+async def _plaintext(reader: ObjectReader, stored: Iterator[bytes], start: int, end: int) -> AsyncIterator[bytes]:
+    """Decrypt a large range while a helper thread reads the next stored chunk."""
+    decryptor = reader.decryptor(start, end)
+    async for chunk in read_ahead(stored):
+        plain = decryptor.feed(chunk)
+        if plain:
+            yield plain
+    tail = decryptor.close()
+    if tail:
+        yield tail
 
 
 async def delete_object(ctx: Ctx) -> Response:

@@ -1,0 +1,150 @@
+"""µs per pre-signed URL: s3presign vs boto3 vs minio-py vs the physical floor,
+plus the import cost of `import s3presign` vs `import boto3`.
+
+Run: python benchmarks/presign.py [--quick]
+The floor is the work no signer can skip: one SHA-256 of the canonical request,
+one HMAC of the string to sign (signing key cached), and quoting the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import hmac
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from urllib.parse import quote
+
+AKID, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+BUCKET, KEY = "my-bucket", "reports/2026/q1 summary.pdf"
+NOW = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
+
+
+def per_call_us(fn, seconds: float) -> float:
+    """Best-of-5 mean µs per call, each round running ~seconds/5."""
+    n = 1
+    while True:  # calibrate
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        if time.perf_counter() - start > 0.02:
+            break
+        n *= 2
+    per_round = max(1, int(n * (seconds / 5) / 0.02))
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(per_round):
+            fn()
+        best = min(best, (time.perf_counter() - start) / per_round)
+    return best * 1e6
+
+
+def floor_v4(headers: str = "host:my-bucket.s3.amazonaws.com", signed: str = "host"):
+    key = hmac.digest(b"k" * 32, b"x", "sha256")
+
+    def run():
+        path = quote(KEY, safe="/~")
+        request = f"PUT\n/{path}\nX-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20260304%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260304T050607Z&X-Amz-Expires=3600&X-Amz-SignedHeaders={signed}\n{headers}\n\n{signed}\nUNSIGNED-PAYLOAD"
+        digest = hashlib.sha256(request.encode()).hexdigest()
+        text = f"AWS4-HMAC-SHA256\n20260304T050607Z\n20260304/us-east-1/s3/aws4_request\n{digest}"
+        return hmac.digest(key, text.encode(), "sha256").hex()
+
+    return run
+
+
+def floor_v2():
+    def run():
+        path = quote(KEY, safe="/~")
+        text = f"GET\n\n\n1772604367\n/my-bucket/{path}"
+        return hmac.digest(SECRET.encode(), text.encode(), "sha1")
+
+    return run
+
+
+def import_cost(module: str, runs: int) -> tuple[float, float]:
+    """(median ms, max RSS MB) of `python -c 'import module'`."""
+    code = "import resource" + (f", {module}" if module else "") + "; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    times, rss = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        times.append((time.perf_counter() - start) * 1000)
+        rss.append(int(out.stdout) / 1024)
+    return statistics.median(times), statistics.median(rss)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="shorter rounds")
+    args = parser.parse_args()
+    seconds = 0.3 if args.quick else 1.0
+
+    import boto3
+    from botocore.config import Config
+    from minio import Minio
+
+    from s3presign import SSE, Credentials, Presigner
+
+    rows: list[tuple[str, str, float | None, float | None, float | None, float]] = []
+    cases = {
+        "plain GET": (None, "GET", {}),
+        "SSE-S3 PUT": (SSE.s3(), "PUT", {"ServerSideEncryption": "AES256"}),
+        "SSE-KMS PUT": (SSE.kms("alias/reports"), "PUT", {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/reports"}),
+        "DSSE-KMS PUT": (SSE.dsse(), "PUT", {"ServerSideEncryption": "aws:kms:dsse"}),
+        "SSE-C at use PUT": (SSE.customer(), "PUT", {"SSECustomerAlgorithm": "AES256"}),
+        "SSE-C fixed PUT": (SSE.customer(bytes(32)), "PUT", {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": bytes(32)}),
+    }
+    minio = Minio("s3.amazonaws.com", access_key=AKID, secret_key=SECRET, region="us-east-1")
+    for version in ("v4", "v2"):
+        ours = Presigner(Credentials(AKID, SECRET), "us-east-1", signature_version=version)
+        session = boto3.session.Session(aws_access_key_id=AKID, aws_secret_access_key=SECRET, region_name="us-east-1")
+        boto = session.client("s3", config=Config(signature_version="s3v4" if version == "v4" else "s3", s3={"addressing_style": "virtual"}))
+        for label, (sse, method, params) in cases.items():
+            if version == "v2" and sse is not None and not sse.rule.sigv2:
+                continue
+            operation = "get_object" if method == "GET" else "put_object"
+            ours_us = per_call_us(lambda: ours.presign(method, BUCKET, KEY, sse=sse, now=NOW), seconds)
+            boto_us = per_call_us(
+                lambda: boto.generate_presigned_url(operation, Params={"Bucket": BUCKET, "Key": KEY, **params}), seconds
+            )
+            minio_us = None
+            if version == "v4" and label == "plain GET":
+                minio_us = per_call_us(lambda: minio.presigned_get_object(BUCKET, KEY), seconds)
+            if version == "v4":
+                if sse is None:
+                    floor = floor_v4()
+                else:
+                    names = sorted(["host", *sse.headers_for("PutObject", "v4")[0]])
+                    floor = floor_v4("\n".join(f"{n}:v" for n in names), ";".join(names))
+            else:
+                floor = floor_v2()
+            floor_us = per_call_us(floor, seconds)
+            rows.append((version, label, ours_us, boto_us, minio_us, floor_us))
+
+    print(f"# presign cost on {platform.machine()} {platform.processor() or ''}, Python {platform.python_version()}, "
+          f"boto3 {boto3.__version__}")
+    print(f"| sig | case | s3presign µs | boto3 µs | minio-py µs | floor µs | boto3 / s3presign | s3presign / floor |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for version, label, ours_us, boto_us, minio_us, floor_us in rows:
+        minio_text = f"{minio_us:.1f}" if minio_us else "n/a"
+        print(f"| {version} | {label} | {ours_us:.1f} | {boto_us:.1f} | {minio_text} | {floor_us:.1f} | "
+              f"{boto_us / ours_us:.0f}x | {ours_us / floor_us:.2f}x |")
+
+    runs = 7 if args.quick else 15
+    base_ms, base_rss = import_cost("", runs)
+    print()
+    print("| import | median wall ms | added ms | max RSS MB | added MB |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| python -c pass | {base_ms:.1f} | 0 | {base_rss:.1f} | 0 |")
+    for module in ("s3presign", "boto3"):
+        ms, rss = import_cost(module, runs)
+        print(f"| import {module} | {ms:.1f} | {ms - base_ms:.1f} | {rss:.1f} | {rss - base_rss:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""`s3presign serve` under load, next to moto server, in one run.
+
+- small objects: pre-signed GET and PUT of 1 KiB objects, requests/s and
+  p50/p99 latency, driven by wrk (C, not the bottleneck) over many distinct
+  pre-signed URLs, against s3presign serve and moto_server on loopback ports;
+- large objects: a 1 GiB pre-signed PUT and GET with curl, with the request
+  naming no encryption and naming SSE-S3 (both are encrypted at rest), in MB/s,
+  with the server's peak RSS for each transfer;
+- ceilings: in-process AES-256-GCM (raw AESGCM, 1 MiB calls, as
+  benchmarks/crypto.py) and MD5 (the ETag every PUT must compute).
+
+Needs wrk and curl (apt-get install -y wrk curl).
+
+    python benchmarks/server.py                  # the full run (about 2 minutes)
+    python benchmarks/server.py --size-mib 256 --duration 5 --skip-moto
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import boto3
+from botocore.config import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from crypto import raw as aes_raw  # noqa: E402  (the same ceiling benchmarks/crypto.py reports)
+
+from s3presign import Credentials, Presigner  # noqa: E402
+from s3presign.core.sse import SSE  # noqa: E402
+
+ACCESS, SECRET = "BENCHACCESSKEY00", "bench-secret-key"
+SMALL_KEYS = 200
+MB = 1e6
+WRK_SCRIPT = """
+local paths = {}
+for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
+local body = %(body)s
+local i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("%(method)s", paths[i], nil, body)
+end
+"""
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    proc: subprocess.Popen
+
+    def rss_reset(self) -> None:
+        with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM, the peak resident set size
+
+    def rss_peak_mb(self) -> float:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+
+    def client(self):
+        return boto3.client("s3", endpoint_url=self.url, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
+                            region_name="us-east-1", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def s3presign_server(workdir: Path) -> Iterator[Server]:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET}
+    log = open(workdir / "s3presign.log", "wb")  # the access log stays on: it is part of the cost
+    proc = subprocess.Popen([sys.executable, "-m", "s3presign", "serve", "--port", "0", "--data-dir",
+                             str(workdir / "data")], stdout=subprocess.PIPE, stderr=log, env=env, text=True)
+    url = re.search(r"listening on (\S+)", proc.stdout.readline()).group(1)
+    try:
+        yield Server("s3presign", url, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+@contextmanager
+def moto_server() -> Iterator[Server]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        yield Server("moto", url, proc)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _presign(server: Server, method: str, key: str, sse: SSE | None = None) -> tuple[str, dict]:
+    signed = Presigner(Credentials(ACCESS, SECRET), endpoint_url=server.url, addressing_style="path").presign(
+        method, "bench", key, sse=sse, expires_in=3600)
+    return signed.url, signed.headers
+
+
+def wrk(server: Server, method: str, workdir: Path, duration: int, connections: int) -> dict[str, float]:
+    """requests/s and latency percentiles over SMALL_KEYS distinct pre-signed URLs."""
+    paths = workdir / f"{server.name}-{method}.txt"
+    urls = [_presign(server, method, f"small/{i:04d}")[0] for i in range(SMALL_KEYS)]
+    paths.write_text("\n".join(u[len(server.url):] for u in urls) + "\n")
+    script = workdir / f"{server.name}-{method}.lua"
+    body = '"' + "x" * 1024 + '"' if method == "PUT" else "nil"
+    script.write_text(WRK_SCRIPT % {"paths": paths, "body": body, "method": method})
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), server.url],
+                         capture_output=True, text=True, check=True).stdout
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non_2xx:
+        raise RuntimeError(f"{server.name} {method}: {non_2xx.group(1)} failed requests\n{out}")
+
+    def latency(p: str) -> float:
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50": latency("50"), "p99": latency("99")}
+
+
+def small_objects(server: Server, workdir: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    s3 = server.client()
+    for i in range(SMALL_KEYS):
+        s3.put_object(Bucket="bench", Key=f"small/{i:04d}", Body=os.urandom(1024))
+    wrk(server, "GET", workdir, 2, args.connections)  # warm up
+    return {m: wrk(server, m, workdir, args.duration, args.connections) for m in ("GET", "PUT")}
+
+
+def curl(server: Server, method: str, url: str, headers: dict, path: Path) -> float:
+    """Seconds for one transfer of ``path`` (PUT) or into /dev/null (GET)."""
+    argv = ["curl", "-sS", "--fail", "-o", "/dev/null", "-H", "Expect:"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    argv += ["-T", str(path)] if method == "PUT" else []
+    start = time.perf_counter()
+    subprocess.run(argv + [url], check=True)
+    return time.perf_counter() - start
+
+
+def large_objects(server: Server, source: Path) -> list[tuple[str, float, float]]:
+    rows = []
+    size = source.stat().st_size
+    for label, sse in (("no SSE header", None), ("SSE-S3 header", SSE.s3())):
+        key = f"large-{'sse' if sse else 'plain'}"
+        for method in ("PUT", "GET"):
+            url, headers = _presign(server, method, key, sse if method == "PUT" else None)
+            server.rss_reset()
+            seconds = curl(server, method, url, headers, source)
+            rows.append((f"1 GiB {method}, {label}", size / seconds / MB, server.rss_peak_mb()))
+    return rows
+
+
+def md5_rate(mib: int = 256) -> float:
+    chunk, h = os.urandom(1 << 20), hashlib.md5()
+    start = time.perf_counter()
+    for _ in range(mib):
+        h.update(chunk)
+    return mib * (1 << 20) / (time.perf_counter() - start) / MB
+
+
+def machine() -> str:
+    model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                  if l.startswith("model name")), platform.processor())
+    return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mib", type=int, default=1024, help="large object size (default 1024)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--skip-moto", action="store_true", help="do not run moto server")
+    parser.add_argument("--skip-large", action="store_true", help="skip the large-object transfers")
+    args = parser.parse_args()
+    for tool in ("wrk", "curl"):
+        if shutil.which(tool) is None:
+            sys.exit(f"benchmarks/server.py needs {tool}: apt-get install -y {tool}")
+
+    with tempfile.TemporaryDirectory(prefix="s3presign-bench-") as tmp:
+        workdir = Path(tmp)
+        results: dict[str, dict] = {}
+        large: list[tuple[str, float, float]] = []
+        with s3presign_server(workdir) as ours:
+            ours.client().create_bucket(Bucket="bench")
+            results["s3presign"] = small_objects(ours, workdir, args)
+            if not args.skip_large:
+                source = workdir / "large.bin"
+                with open(source, "wb") as f:
+                    for _ in range(args.size_mib):
+                        f.write(os.urandom(1 << 20))
+                large = large_objects(ours, source)
+                source.unlink()
+        if not args.skip_moto:
+            with moto_server() as moto:
+                moto.client().create_bucket(Bucket="bench")
+                results["moto"] = small_objects(moto, workdir, args)
+
+    aes_enc, aes_dec = (r * (1 << 20) / MB for r in aes_raw(256, 3, os.urandom(1 << 20)))
+    md5 = md5_rate()
+    print(f"# s3presign serve benchmark\n\n{machine()}\n")
+    print(f"Small objects: 1 KiB, {SMALL_KEYS} distinct pre-signed URLs, wrk -t1 -c{args.connections} -d{args.duration}s\n")
+    print("| request | server | req/s | p50 ms | p99 ms |\n|---|---|---:|---:|---:|")
+    for method in ("GET", "PUT"):
+        for name, by_method in results.items():
+            r = by_method[method]
+            print(f"| presigned {method} | {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} |")
+    if "moto" in results:
+        for method in ("GET", "PUT"):
+            ratio = results["s3presign"][method]["rps"] / results["moto"][method]["rps"]
+            print(f"\npresigned {method}: s3presign / moto = {ratio:.1f}x", end="")
+        print()
+    if large:
+        print(f"\nLarge objects: {args.size_mib} MiB with curl (every object is stored encrypted)\n")
+        print("| transfer | MB/s | % of AES-256-GCM | server peak RSS MB |\n|---|---:|---:|---:|")
+        for label, rate, rss in large:
+            ceiling = aes_enc if "PUT" in label else aes_dec
+            print(f"| {label} | {rate:.0f} | {rate / ceiling:.0%} | {rss:.0f} |")
+    print("\nCeilings, in process, one core\n")
+    print(f"| AES-256-GCM encrypt (1 MiB calls) | {aes_enc:.0f} MB/s |\n| AES-256-GCM decrypt | {aes_dec:.0f} MB/s |")
+    print(f"| MD5 (the ETag of every PUT) | {md5:.0f} MB/s |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+"""`s3presign url` and `s3presign post`: generate, and say exactly what to send.
+
+The option decorators and builders here are shared by every command that
+signs (multipart, upload, download), so they all find credentials, region
+and endpoint the way the AWS CLI does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from s3presign.core.credentials import Credentials, load_profile, profile_region
+from s3presign.core.errors import PresignError
+from s3presign.core.presign import Presigner
+from s3presign.core.sse import SSE
+
+F = Callable[..., Any]
+
+
+def parse_s3_uri(uri: str, *, need_key: bool = True) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise PresignError(f"{uri!r} is not an S3 URI; write s3://BUCKET/KEY")
+    bucket, _, key = uri[5:].partition("/")
+    if not bucket or (need_key and not key):
+        raise PresignError(f"{uri!r} names no {'bucket' if not bucket else 'object key'}; write s3://BUCKET/KEY")
+    return bucket, key
+
+
+def read_customer_key(path: str) -> bytes:
+    """An SSE-C key file: 32 raw bytes, or base64 (or hex) text of 32 bytes."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise PresignError(f"cannot read SSE-C key file {path}: {exc.strerror}") from None
+    if len(data) == 32:
+        return data
+    text = data.strip()
+    for decode in (lambda t: base64.b64decode(t, validate=True), binascii.unhexlify):
+        try:
+            key = decode(text)
+        except (binascii.Error, ValueError):
+            continue
+        if len(key) == 32:
+            return key
+    raise PresignError(
+        f"SSE-C key file {path} holds {len(data)} bytes; it must hold 32 raw bytes or their "
+        "base64/hex text (make one with: head -c 32 /dev/urandom > key.bin)"
+    )
+
+
+def parse_timestamp(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PresignError(f"--timestamp {text!r} is not ISO-8601; write e.g. 2026-01-31T12:00:00Z") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise PresignError(f"--header {text!r} must be NAME:VALUE")
+    return name.strip(), value.strip()
+
+
+def credential_options(func: F) -> F:
+    """--profile, --region, --endpoint-url, --addressing-style, --signature-version."""
+    options = [
+        click.option("--profile", help="AWS profile (default: AWS_PROFILE, then the environment's keys)."),
+        click.option("--region", help="Region (default: AWS_REGION, the profile's region, us-east-1)."),
+        click.option("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:9000."),
+        click.option(
+            "--addressing-style", type=click.Choice(["auto", "virtual", "path"]), default="auto", show_default=True
+        ),
+        click.option(
+            "--signature-version", type=click.Choice(["v4", "v2"]), default="v4", show_default=True
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def sse_options(func: F) -> F:
+    """--sse, --sse-c-key-file, --kms-context."""
+    options = [
+        click.option(
+            "--sse",
+            default="none",
+            show_default=True,
+            metavar="MODE",
+            help="none | s3 | kms[:KEY-ID] | dsse[:KEY-ID] | c (key supplied at use) | c-key (key fixed now).",
+        ),
+        click.option("--sse-c-key-file", type=click.Path(), help="SSE-C key: 32 raw bytes or their base64."),
+        click.option("--kms-context", metavar="JSON", help='KMS encryption context, e.g. {"project":"x"}.'),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_presigner(
+    profile: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    addressing_style: str,
+    signature_version: str,
+) -> Presigner:
+    credentials = Credentials.resolve(profile)
+    region = region or profile_region(profile) or "us-east-1"
+    if endpoint_url is None:
+        endpoint_url = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint_url is None and profile is not None:
+            endpoint_url = load_profile(profile).get("endpoint_url")
+    return Presigner(credentials, region, endpoint_url, addressing_style, signature_version)
+
+
+def build_sse(sse: str, sse_c_key_file: str | None, kms_context: str | None) -> SSE | None:
+    context = None
+    if kms_context is not None:
+        try:
+            context = json.loads(kms_context)
+        except ValueError:
+            raise PresignError(f"--kms-context is not JSON: {kms_context!r}") from None
+    key = read_customer_key(sse_c_key_file) if sse_c_key_file else None
+    if key is not None and sse.lower() in ("c", "sse-c"):
+        sse = "c-key"  # a key file means the key is fixed at signing
+    return SSE.parse(sse, customer_key=key, context=context)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+URL_EXAMPLES = """
+\b
+Examples:
+  s3presign url GET s3://my-bucket/report.pdf --expires-in 600
+  s3presign url PUT s3://my-bucket/in/data.csv --sse kms:alias/ingest --output json
+  s3presign url PUT s3://my-bucket/secret.bin --sse c --output curl
+  s3presign url GET s3://b/k --endpoint-url http://127.0.0.1:9000 --timestamp 2026-01-01T00:00:00Z
+"""
+
+
+@click.command(epilog=URL_EXAMPLES)
+@click.argument("method", type=click.Choice(["GET", "PUT", "HEAD", "DELETE", "POST"], case_sensitive=False))
+@click.argument("uri", metavar="s3://BUCKET/KEY")
+@sse_options
+@click.option("--expires-in", type=int, default=3600, show_default=True, help="Seconds the URL stays valid.")
+@credential_options
+@click.option("--content-type", help="Sign a Content-Type the uploader must send.")
+@click.option("--header", "headers", multiple=True, metavar="NAME:VALUE", help="Another header to sign (repeatable).")
+@click.option("--query", "query", multiple=True, metavar="NAME=VALUE", help="A sub-resource, e.g. uploadId=ID (repeatable).")
+@click.option("--timestamp", help="Sign as of this ISO-8601 instant (reproducible output).")
+@click.option("--output", type=click.Choice(["text", "json", "curl"]), default="text", show_default=True)
+def url(
+    method: str, uri: str, sse: str, sse_c_key_file: str | None, kms_context: str | None, expires_in: int,
+    profile: str | None, region: str | None, endpoint_url: str | None, addressing_style: str,
+    signature_version: str, content_type: str | None, headers: tuple[str, ...], query: tuple[str, ...],
+    timestamp: str | None, output: str,
+) -> None:
+    """Pre-sign one request, and say exactly which headers to send with it.
+
+    In text mode the URL goes to stdout and the headers to send to stderr.
+    """
+    bucket, key = parse_s3_uri(uri)
+    presigner = build_presigner(profile, region, endpoint_url, addressing_style, signature_version)
+    extra = dict(parse_header(h) for h in headers)
+    if content_type:
+        extra["content-type"] = content_type
+    sub = {}
+    for item in query:
+        name, _, value = item.partition("=")
+        sub[name] = value
+    request = presigner.presign(
+        method.upper(), bucket, key, sse=build_sse(sse, sse_c_key_file, kms_context),
+        expires_in=expires_in, headers=extra or None, query=sub or None, now=parse_timestamp(timestamp),
+    )
+    if output == "json":
+        _print_json(request.to_dict())
+    elif output == "curl":
+        click.echo(request.to_curl())
+    else:
+        click.echo(request.url)
+        if request.headers or request.required_headers:
+            click.echo("Send these headers with exactly these values:", err=True)
+            for name, value in request.headers.items():
+                click.echo(f"  {name}: {value}", err=True)
+            for name in request.required_headers:
+                click.echo(f"  {name}: <from your SSE-C key>", err=True)
+
+
+POST_EXAMPLES = """
+\b
+Examples:
+  s3presign post 's3://my-bucket/uploads/${filename}' --content-length-range 1,10485760
+  s3presign post s3://my-bucket/avatar.png --sse s3 --condition '["starts-with", "$Content-Type", "image/"]'
+  s3presign post s3://my-bucket/form.txt --output html > form.html
+"""
+
+
+@click.command(epilog=POST_EXAMPLES)
+@click.argument("uri", metavar="s3://BUCKET/KEY")
+@sse_options
+@click.option("--expires-in", type=int, default=3600, show_default=True)
+@credential_options
+@click.option("--content-length-range", metavar="MIN,MAX", help="Allowed file size in bytes.")
+@click.option("--condition", "conditions", multiple=True, metavar="JSON", help="A policy condition (repeatable).")
+@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE", help="A form field to preset (repeatable).")
+@click.option("--timestamp", help="Sign as of this ISO-8601 instant.")
+@click.option("--output", type=click.Choice(["json", "html"]), default="json", show_default=True)
+def post(
+    uri: str, sse: str, sse_c_key_file: str | None, kms_context: str | None, expires_in: int,
+    profile: str | None, region: str | None, endpoint_url: str | None, addressing_style: str,
+    signature_version: str, content_length_range: str | None, conditions: tuple[str, ...],
+    fields: tuple[str, ...], timestamp: str | None, output: str,
+) -> None:
+    """Pre-sign a browser form upload (POST policy, V4 or V2)."""
+    bucket, key = parse_s3_uri(uri)
+    presigner = build_presigner(profile, region, endpoint_url, addressing_style, signature_version)
+    length = None
+    if content_length_range:
+        try:
+            low, high = (int(x) for x in content_length_range.split(","))
+        except ValueError:
+            raise PresignError(f"--content-length-range {content_length_range!r} must be MIN,MAX in bytes") from None
+        length = (low, high)
+    parsed = []
+    for text in conditions:
+        try:
+            parsed.append(json.loads(text))
+        except ValueError:
+            raise PresignError(f"--condition is not JSON: {text!r}") from None
+    preset = {}
+    for item in fields:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise PresignError(f"--field {item!r} must be NAME=VALUE")
+        preset[name] = value
+    form = presigner.presign_post(
+        bucket, key, sse=build_sse(sse, sse_c_key_file, kms_context), expires_in=expires_in,
+        conditions=parsed, content_length_range=length, fields=preset or None, now=parse_timestamp(timestamp),
+    )
+    if output == "html":
+        click.echo(form.to_html(), nl=False)
+    else:
+        _print_json(form.to_dict())
