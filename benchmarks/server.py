@@ -2,7 +2,8 @@
 
 - small objects: pre-signed GET and PUT of 1 KiB objects, requests/s and
   p50/p99 latency, driven by wrk (C, not the bottleneck) over many distinct
-  pre-signed URLs, against s3presign serve and moto_server on loopback ports;
+  pre-signed URLs, against s3presign serve (one process, then --workers N) and
+  moto_server on loopback ports;
 - large objects: a 1 GiB pre-signed PUT and GET with curl, with the request
   naming no encryption and naming SSE-S3 (both are encrypted at rest), in MB/s,
   with the server's peak RSS for each transfer;
@@ -11,7 +12,8 @@
 
 Needs wrk and curl (apt-get install -y wrk curl).
 
-    python benchmarks/server.py                  # the full run (about 2 minutes)
+    python benchmarks/server.py                  # the full run (about 3 minutes)
+    python benchmarks/server.py --data-dir-parent /dev/shm   # without the disk
     python benchmarks/server.py --size-mib 256 --duration 5 --skip-moto
 """
 
@@ -84,14 +86,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def s3presign_server(workdir: Path) -> Iterator[Server]:
+def s3presign_server(workdir: Path, data_dir: Path, workers: int = 1) -> Iterator[Server]:
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET}
-    log = open(workdir / "s3presign.log", "wb")  # the access log stays on: it is part of the cost
-    proc = subprocess.Popen([sys.executable, "-m", "s3presign", "serve", "--port", "0", "--data-dir",
-                             str(workdir / "data")], stdout=subprocess.PIPE, stderr=log, env=env, text=True)
+    log = open(workdir / f"s3presign-{workers}.log", "wb")  # the access log stays on: it is part of the cost
+    proc = subprocess.Popen([sys.executable, "-m", "s3presign", "serve", "--port", "0", "--workers", str(workers),
+                             "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     url = re.search(r"listening on (\S+)", proc.stdout.readline()).group(1)
+    name = "s3presign" if workers == 1 else f"s3presign --workers {workers}"
     try:
-        yield Server("s3presign", url, proc)
+        yield Server(name, url, proc)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -127,10 +130,10 @@ def _presign(server: Server, method: str, key: str, sse: SSE | None = None) -> t
 
 def wrk(server: Server, method: str, workdir: Path, duration: int, connections: int) -> dict[str, float]:
     """requests/s and latency percentiles over SMALL_KEYS distinct pre-signed URLs."""
-    paths = workdir / f"{server.name}-{method}.txt"
+    paths = workdir / f"{server.name.replace(' ', '_')}-{method}.txt"
     urls = [_presign(server, method, f"small/{i:04d}")[0] for i in range(SMALL_KEYS)]
     paths.write_text("\n".join(u[len(server.url):] for u in urls) + "\n")
-    script = workdir / f"{server.name}-{method}.lua"
+    script = workdir / f"{server.name.replace(' ', '_')}-{method}.lua"
     body = '"' + "x" * 1024 + '"' if method == "PUT" else "nil"
     script.write_text(WRK_SCRIPT % {"paths": paths, "body": body, "method": method})
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), server.url],
@@ -175,7 +178,7 @@ def large_objects(server: Server, source: Path) -> list[tuple[str, float, float]
             url, headers = _presign(server, method, key, sse if method == "PUT" else None)
             server.rss_reset()
             seconds = curl(server, method, url, headers, source)
-            rows.append((f"1 GiB {method}, {label}", size / seconds / MB, server.rss_peak_mb()))
+            rows.append((f"{size >> 20} MiB {method}, {label}", size / seconds / MB, server.rss_peak_mb()))
     return rows
 
 
@@ -193,23 +196,35 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}"
 
 
+def filesystem(path: str) -> str:
+    """The filesystem type holding ``path`` (PUTs are fsynced, so it matters)."""
+    out = subprocess.run(["df", "--output=fstype,source", path], capture_output=True, text=True).stdout.split()
+    return " ".join(out[2:4]) if len(out) >= 4 else "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="large object size (default 1024)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--skip-moto", action="store_true", help="do not run moto server")
+    parser.add_argument("--data-dir-parent", type=Path, default=None,
+                        help="where the server's data dir goes (default: the temp dir); e.g. /dev/shm to "
+                             "measure the server without the disk (every PUT is fsynced)")
     parser.add_argument("--skip-large", action="store_true", help="skip the large-object transfers")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="also run the small-object test with this many server processes (default 2; 1: skip)")
     args = parser.parse_args()
     for tool in ("wrk", "curl"):
         if shutil.which(tool) is None:
             sys.exit(f"benchmarks/server.py needs {tool}: apt-get install -y {tool}")
 
-    with tempfile.TemporaryDirectory(prefix="s3presign-bench-") as tmp:
-        workdir = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="s3presign-bench-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="s3presign-bench-data-", dir=args.data_dir_parent) as data:
+        workdir, fs = Path(tmp), filesystem(data)
         results: dict[str, dict] = {}
         large: list[tuple[str, float, float]] = []
-        with s3presign_server(workdir) as ours:
+        with s3presign_server(workdir, Path(data)) as ours:
             ours.client().create_bucket(Bucket="bench")
             results["s3presign"] = small_objects(ours, workdir, args)
             if not args.skip_large:
@@ -219,6 +234,9 @@ def main() -> None:
                         f.write(os.urandom(1 << 20))
                 large = large_objects(ours, source)
                 source.unlink()
+        if args.workers > 1:
+            with s3presign_server(workdir, Path(data), args.workers) as ours:
+                results[ours.name] = small_objects(ours, workdir, args)
         if not args.skip_moto:
             with moto_server() as moto:
                 moto.client().create_bucket(Bucket="bench")
@@ -226,7 +244,7 @@ def main() -> None:
 
     aes_enc, aes_dec = (r * (1 << 20) / MB for r in aes_raw(256, 3, os.urandom(1 << 20)))
     md5 = md5_rate()
-    print(f"# s3presign serve benchmark\n\n{machine()}\n")
+    print(f"# s3presign serve benchmark\n\n{machine()}\ndata dir on: {fs}\n")
     print(f"Small objects: 1 KiB, {SMALL_KEYS} distinct pre-signed URLs, wrk -t1 -c{args.connections} -d{args.duration}s\n")
     print("| request | server | req/s | p50 ms | p99 ms |\n|---|---|---:|---:|---:|")
     for method in ("GET", "PUT"):
@@ -234,10 +252,11 @@ def main() -> None:
             r = by_method[method]
             print(f"| presigned {method} | {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} |")
     if "moto" in results:
-        for method in ("GET", "PUT"):
-            ratio = results["s3presign"][method]["rps"] / results["moto"][method]["rps"]
-            print(f"\npresigned {method}: s3presign / moto = {ratio:.1f}x", end="")
         print()
+        for name in (n for n in results if n != "moto"):
+            for method in ("GET", "PUT"):
+                ratio = results[name][method]["rps"] / results["moto"][method]["rps"]
+                print(f"presigned {method}: {name} / moto = {ratio:.1f}x")
     if large:
         print(f"\nLarge objects: {args.size_mib} MiB with curl (every object is stored encrypted)\n")
         print("| transfer | MB/s | % of AES-256-GCM | server peak RSS MB |\n|---|---:|---:|---:|")

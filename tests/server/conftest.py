@@ -26,6 +26,14 @@ def strict_endpoint(tmp_path_factory) -> Iterator[Endpoint]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def tls_endpoint(tmp_path_factory) -> Iterator[Endpoint]:
+    """HTTPS with a self-signed certificate (its CA in ``.ca``): SSE-C as S3 requires it."""
+    server = start_server(tmp_path_factory.mktemp("tls") / "data", "--tls-self-signed")
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def bucket(endpoint: Endpoint) -> str:
     name = f"t-{uuid.uuid4().hex[:16]}"

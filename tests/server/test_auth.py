@@ -345,3 +345,10 @@ def test_anonymous_and_unknown_schemes_are_refused(endpoint, obj):
     assert (err["status"], err["Code"], err["Message"]) == (403, "AccessDenied", "Access Denied")
     err = error_of(httpx.get(f"{endpoint.url}/{obj[0]}/{obj[1]}", headers={"Authorization": "Bearer abc"}))
     assert (err["status"], err["Code"]) == (400, "InvalidArgument")
+
+
+def test_v2_query_missing_signed_header(endpoint, bucket):
+    signed = endpoint.presigner("v2").presign("PUT", bucket, "typed-v2.txt", headers={"Content-Type": "text/plain"})
+    assert httpx.put(signed.url, content=BODY, headers=signed.headers).status_code == 200
+    _assert_mismatch(error_of(httpx.put(signed.url, content=BODY, headers={"Content-Type": "text/csv"})), v4=False)
+    _assert_mismatch(error_of(httpx.put(signed.url, content=BODY)), v4=False)

@@ -135,22 +135,52 @@ def test_ssec_needs_tls_by_default(strict_endpoint: Endpoint):
     assert err["Message"].endswith("must be made over a secure connection.")
 
 
-def test_tls_self_signed_with_boto3_trailing_checksums_and_ssec(tmp_path):
-    server = start_server(tmp_path / "d", "--tls-self-signed")
-    try:
-        assert server.url.startswith("https://") and server.ca
-        s3 = server.client()
-        s3.create_bucket(Bucket="tls")
-        body = os.urandom(300_000)
-        # over HTTPS boto3 sends aws-chunked, STREAMING-UNSIGNED-PAYLOAD-TRAILER, with a CRC32 trailer
-        put = s3.put_object(Bucket="tls", Key="k", Body=body)
-        assert put["ChecksumCRC32"]
-        assert s3.get_object(Bucket="tls", Key="k")["Body"].read() == body
-        key = os.urandom(32)
-        s3.put_object(Bucket="tls", Key="c", Body=body, SSECustomerAlgorithm="AES256", SSECustomerKey=key)
-        got = s3.get_object(Bucket="tls", Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
-        assert got["Body"].read() == body and got["SSECustomerAlgorithm"] == "AES256"
-        url = server.presigner().presign("GET", "tls", "k").url
-        assert httpx.get(url, verify=ssl.create_default_context(cafile=server.ca)).content == body
-    finally:
-        server.stop()
+def test_tls_self_signed_with_boto3_trailing_checksums_and_ssec(tls_endpoint: Endpoint):
+    server = tls_endpoint
+    assert server.url.startswith("https://") and server.ca
+    s3 = server.client()
+    name = f"tls-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    body = os.urandom(300_000)
+    # over HTTPS boto3 sends aws-chunked, STREAMING-UNSIGNED-PAYLOAD-TRAILER, with a CRC32 trailer
+    put = s3.put_object(Bucket=name, Key="k", Body=body)
+    assert put["ChecksumCRC32"]
+    assert s3.get_object(Bucket=name, Key="k")["Body"].read() == body
+    key = os.urandom(32)
+    s3.put_object(Bucket=name, Key="c", Body=body, SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    got = s3.get_object(Bucket=name, Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert got["Body"].read() == body and got["SSECustomerAlgorithm"] == "AES256"
+    url = server.presigner().presign("GET", name, "k").url
+    assert httpx.get(url, verify=ssl.create_default_context(cafile=server.ca)).content == body
+
+
+def test_workers_share_the_port_and_stop_together(tmp_path):
+    server = start_server(tmp_path / "d", "--workers", "2")
+    s3 = server.client()
+    s3.create_bucket(Bucket="workers")
+    for i in range(20):
+        s3.put_object(Bucket="workers", Key=f"k{i}", Body=str(i).encode())
+    # every worker sees every write: the data dir is the only state
+    for i in range(20):
+        assert httpx.get(server.presigner().presign("GET", "workers", f"k{i}").url).content == str(i).encode()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(20) == 0
+    lines = server.log.read_text().splitlines()
+    assert len(lines) == 41 and all(line.count('"') == 2 for line in lines)
+
+
+def test_embedded_in_a_thread(tmp_path):
+    """create_app + start_in_thread: the endpoint inside another program (the demo, tests)."""
+    from s3presign import Credentials
+    from s3presign.server.app import start_in_thread
+    from s3presign.server.config import ServerConfig
+
+    config = ServerConfig(data_dir=tmp_path / "embedded", users={"EMBED": Credentials("EMBED", "embedded-secret")},
+                          access_log=None)
+    with start_in_thread(config) as running:
+        assert running.url.startswith("http://127.0.0.1:")
+        endpoint = Endpoint(running.url, tmp_path / "embedded", tmp_path / "none.log", None, "us-east-1")  # type: ignore[arg-type]
+        s3 = endpoint.client(creds=("EMBED", "embedded-secret"))
+        s3.create_bucket(Bucket="embedded")
+        s3.put_object(Bucket="embedded", Key="k", Body=b"in a thread")
+        assert s3.get_object(Bucket="embedded", Key="k")["Body"].read() == b"in a thread"

@@ -255,3 +255,44 @@ def post(
         click.echo(form.to_html(), nl=False)
     else:
         _print_json(form.to_dict())
+
+
+MULTIPART_EXAMPLES = """
+\b
+Examples:
+  s3presign multipart s3://my-bucket/video.mp4 --size 734003200 --sse kms:alias/media
+  s3presign multipart s3://my-bucket/disk.img --size 21474836480 --part-size 67108864
+  s3presign multipart s3://my-bucket/backup.tar --size 104857600 --sse c --upload-id ID
+"""
+
+
+@click.command(epilog=MULTIPART_EXAMPLES)
+@click.argument("uri", metavar="s3://BUCKET/KEY")
+@click.option("--size", type=int, help="The object's size in bytes (or give --part-count).")
+@click.option("--part-size", type=int, help="Bytes per part [default: 8 MiB, grown to fit 10,000 parts].")
+@click.option("--part-count", type=int, help="Number of parts (with --size: even parts).")
+@click.option("--upload-id", help="An upload CreateMultipartUpload already made: sign its parts, complete and abort.")
+@sse_options
+@click.option("--expires-in", type=int, default=3600, show_default=True, help="Seconds every URL stays valid.")
+@credential_options
+@click.option("--timestamp", help="Sign as of this ISO-8601 instant (reproducible output).")
+@click.option("--output", type=click.Choice(["json"]), default="json", show_default=True)
+def multipart(
+    uri: str, size: int | None, part_size: int | None, part_count: int | None, upload_id: str | None,
+    sse: str, sse_c_key_file: str | None, kms_context: str | None, expires_in: int,
+    profile: str | None, region: str | None, endpoint_url: str | None, addressing_style: str,
+    signature_version: str, timestamp: str | None, output: str,
+) -> None:
+    """Pre-sign a whole multipart upload: the part layout and every request.
+
+    The upload id is signed into every part, complete and abort URL, so without
+    --upload-id the plan holds the create request and the layout; run it again
+    with the UploadId the create request returns to get the rest.
+    """
+    bucket, key = parse_s3_uri(uri)
+    presigner = build_presigner(profile, region, endpoint_url, addressing_style, signature_version)
+    plan = presigner.presign_multipart(
+        bucket, key, size=size, part_count=part_count, part_size=part_size, upload_id=upload_id,
+        sse=build_sse(sse, sse_c_key_file, kms_context), expires_in=expires_in, now=parse_timestamp(timestamp),
+    )
+    _print_json(plan.to_dict())

@@ -69,10 +69,12 @@ def _tls(data_dir: Path, cert: Path | None, key: Path | None, self_signed: bool,
 @click.option("--allow-insecure-ssec", is_flag=True,
               help="Accept SSE-C keys over plain HTTP (S3 refuses them; for local tests only).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="One line per request on stderr.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes serving the one port (use up to one per CPU core).")
 def serve(
     data_dir: Path | None, host: str, port: int, region: str, domain: str | None,
     tls_cert: Path | None, tls_key: Path | None, tls_self_signed: bool, credentials_file: Path | None,
-    master_key_file: Path | None, allow_insecure_ssec: bool, access_log: bool,
+    master_key_file: Path | None, allow_insecure_ssec: bool, access_log: bool, workers: int,
 ) -> None:
     """Run a strict S3-compatible endpoint: it verifies SigV2 and SigV4 exactly as
     Amazon S3 does and encrypts every object at rest (SSE-S3 by default).
@@ -87,9 +89,11 @@ def serve(
       s3presign serve --port 0 --data-dir /tmp/s3 --region eu-west-1
       AWS_ACCESS_KEY_ID=dev AWS_SECRET_ACCESS_KEY=devsecret s3presign serve
       s3presign serve --domain s3.localhost --tls-self-signed
+      s3presign serve --host 0.0.0.0 --workers 4 --credentials users.ini
       aws --endpoint-url http://127.0.0.1:9000 s3 ls
     """
-    from s3presign.server.app import bind, create_app, make_server, uvicorn_config
+    from s3presign.server.app import bind, create_app
+    from s3presign.server.app import serve as serve_app
 
     try:
         directory = prepare_data_dir(data_dir if data_dir is not None else default_data_dir())
@@ -114,7 +118,7 @@ def serve(
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"s3presign serve: listening on {scheme}://{shown}:{bound_port}")
-    click.echo(f"  region {region}, data dir {directory}")
+    click.echo(f"  region {region}, data dir {directory}" + (f", {workers} workers" if workers > 1 else ""))
     if domain:
         click.echo(f"  virtual-hosted style: {scheme}://BUCKET.{domain}:{bound_port}")
     if ca:
@@ -127,5 +131,5 @@ def serve(
     else:
         click.echo(f"  users: {len(users)} from {source}")
     sys.stdout.flush()
-    make_server(uvicorn_config(app, certfile=certfile, keyfile=keyfile)).run(sockets=[sock])
+    serve_app(app, sock, certfile=certfile, keyfile=keyfile, workers=workers)
     click.echo("s3presign serve: stopped")

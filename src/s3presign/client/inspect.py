@@ -12,6 +12,7 @@ with the canonical request this URL implies.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import time
 import unicodedata
@@ -218,6 +219,29 @@ def _parse_v2(common: dict[str, Any], q: dict[str, str]) -> SignedURL:
     )
 
 
+# --- `s3presign url --output json` ----------------------------------------------------
+
+
+def load_presigned_json(path: str) -> tuple[str, str, dict[str, str], tuple[str, ...]]:
+    """(method, url, headers, required header names) from `s3presign url --output json`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as exc:
+        raise PresignError(f"cannot read --from-json {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise PresignError(f"--from-json {path} is not JSON ({exc}); give the output of `s3presign url ... --output json`") from None
+    if not isinstance(data, dict) or not isinstance(data.get("url"), str) or not isinstance(data.get("method"), str):
+        raise PresignError(f"--from-json {path} has no \"method\" and \"url\"; give the output of `s3presign url ... --output json`")
+    headers = data.get("headers") or {}
+    required = data.get("required_headers") or []
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        raise PresignError(f"--from-json {path}: \"headers\" must map header names to string values")
+    if not isinstance(required, list) or not all(isinstance(n, str) for n in required):
+        raise PresignError(f"--from-json {path}: \"required_headers\" must be a list of header names")
+    return data["method"].upper(), data["url"], {k.lower(): v for k, v in headers.items()}, tuple(n.lower() for n in required)
+
+
 # --- the canonical forms this URL implies (no key needed) -------------------------
 
 
@@ -313,6 +337,11 @@ class Report:
         if not any(f.code == code and f.message == message for f in self.findings):
             self.findings.append(Finding(level, code, message, fix, subject))
 
+    def ordered(self) -> list[Finding]:
+        """Errors first, then warnings, then what is fine."""
+        rank = {"error": 0, "warning": 1}
+        return sorted(self.findings, key=lambda f: rank.get(f.level, 2))
+
     def causes(self) -> list[Finding]:
         return [f for f in self.findings if f.level == "error"]
 
@@ -336,7 +365,7 @@ class Report:
             "signed_headers": None if u.signed_headers is None else list(u.signed_headers),
             "sse": {"mode": self.sse_mode, "description": self.sse_description},
             "headers_to_send": [h.to_dict() for h in self.send],
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.to_dict() for f in self.ordered()],
             "will_fail": self.will_fail,
             "signature": {
                 "checked": self.signature_checked,
@@ -454,8 +483,9 @@ def _static_checks(r: Report, region: str | None, endpoint_url: str | None, addr
     query_sse = _sse_in_query(u)
     if query_sse:
         names = ", ".join(sorted(query_sse))
-        r.add("warning", "sse-in-query", f"SSE parameters are in the query string ({names}); S3 takes SSE only "
-              "from headers, so these do not encrypt anything", "sign them as headers (s3presign url --sse ...)")
+        r.add("warning", "sse-in-query", f"SSE parameters are in the query string ({names}); S3 applies SSE only "
+              "from headers, so these are ignored (the object gets the bucket's default encryption)",
+              "sign them as headers (s3presign url --sse ...) and send them as headers")
     _region_checks(r, region)
     _addressing_checks(r, endpoint_url, addressing_style)
     _header_checks(r)
@@ -631,24 +661,30 @@ def _signature_checks(r: Report, secret_key: str, access_key: str | None) -> Non
             return
     r.signature_matches = False
     missing = [n for n in u.signed_headers or () if n != "host" and n not in headers]
-    if missing:  # v4: fill in the signed headers the request leaves out, where their values can be guessed
-        unknown = [n for n in missing if n not in CANDIDATES]
-        if unknown:
-            r.signature_matches = None
-            r.add("warning", "signature-unjudged", "the signature cannot be checked without the signed values of "
-                  f"{', '.join(unknown)}", "pass them with --header NAME:VALUE (or --from-json)")
-            return
-        for combo in itertools.product(*(CANDIDATES[n] for n in missing)):
-            if check.run(r.method, {**headers, **dict(zip(missing, combo))}) is None:
-                for name, value in zip(missing, combo):
-                    _record_cause(r, ("header-not-sent", f"the URL signed {name}: {value}, which the request does "
-                                      "not send; S3 answers SignatureDoesNotMatch",
-                                      f"send it as a header with value {value}", name, value))
-                return
-    cause = _find_cause(r, check, headers)
-    if cause is not None:
-        _record_cause(r, cause)
+    unknown = [n for n in missing if n not in CANDIDATES]
+    if unknown:
+        r.signature_matches = None
+        r.add("warning", "signature-unjudged", "the signature cannot be checked without the signed values of "
+              f"{', '.join(unknown)}", "pass them with --header NAME:VALUE (or --from-json)")
         return
+    known = r.method_known
+    for method in methods:
+        r.method = method
+        if missing:  # v4: fill in the signed headers the request leaves out, where their values can be guessed
+            for combo in itertools.product(*(CANDIDATES[n] for n in missing)):
+                if check.run(method, {**headers, **dict(zip(missing, combo))}) is None:
+                    r.method_known = True
+                    for name, value in zip(missing, combo):
+                        _record_cause(r, ("header-not-sent", f"the URL signed {name}: {value}, which the request "
+                                          "does not send; S3 answers SignatureDoesNotMatch",
+                                          f"send it as a header with value {value}", name, value))
+                    return
+        cause = _find_cause(r, check, headers)
+        if cause is not None:
+            r.method_known = True
+            _record_cause(r, cause)
+            return
+    r.method, r.method_known = methods[0], known
     unknown = sorted(n for n in headers if n in signed and n not in CANDIDATES) if u.version == "v4" else []
     also = (f"; or a signed header's value differs from what was signed ({', '.join(unknown)})" if unknown else "")
     r.add("error", "wrong-secret", "the signature does not match, and no single change to the method, path, query, "
@@ -659,6 +695,9 @@ def _signature_checks(r: Report, secret_key: str, access_key: str | None) -> Non
 def _record_cause(r: Report, cause: tuple[str, str, str, str, str | None]) -> None:
     code, message, fix, subject, value = cause
     r.add("error", code, message, fix, subject)
+    if subject == H_SSE and value in _SSE_VALUES:
+        r.sse_mode = _SSE_VALUES[value]
+        r.sse_description = SSE_TABLE[r.sse_mode].label + " (value found with the secret key)"
     for h in r.send:
         if h.name == subject and value is not None:
             h.value, h.why = value, "signed: exactly this value (found with the secret key)"
@@ -803,7 +842,8 @@ def _compare_error(r: Report, error: dict[str, str]) -> None:
             fix = f"sign for {error['Region']} (--region {error['Region']})"
         elif name == "HeadersNotSigned" and error.get("HeadersNotSigned"):
             message = f"the request sent {error['HeadersNotSigned']}, which the URL did not sign"
-        r.add("error", cause, f"{code}: {message}", fix)
+        if not any(f.code == cause for f in r.findings):  # the URL alone already explained it
+            r.add("error", cause, f"{code}: {message}", fix)
         return
     if code != "SignatureDoesNotMatch":
         if code:
@@ -827,10 +867,19 @@ def _compare_error(r: Report, error: dict[str, str]) -> None:
         for line in differs:
             r.add("error", "canonical-diff", f"S3's canonical request differs from the URL's: {line}",
                   "send the request exactly as the URL and its headers say")
-    elif theirs is not None or theirs_sts is not None:
-        r.add("error", "wrong-secret", "S3 computed exactly the canonical request and string to sign this URL "
-              "implies, so the signature was made with another secret key than the one S3 has for "
-              f"{u.access_key}", f"sign with the secret key of {u.access_key}")
+    elif (theirs is not None or theirs_sts is not None) and not r.signature_checked:
+        signed = sorted(set(u.signed_headers or ()) - {"host"})
+        if signed or u.version == "v2":
+            also = f"a value of {', '.join(signed)} differs from the one signed, " if signed else \
+                "the SigV2 URL signed headers that were not sent, "
+            r.add("error", "signature-mismatch", "S3 received exactly the request this URL and these headers "
+                  f"describe, and the signature does not match it: {also}the URL was changed after signing, or "
+                  f"it was signed with another secret key than S3's for {u.access_key}",
+                  "run inspect with --secret-key (or credentials) to tell which")
+        else:
+            r.add("error", "wrong-secret", "S3 received exactly the request this URL describes (it signs no "
+                  "headers but Host), so unless the URL was changed after signing, it was signed with another "
+                  f"secret key than S3's for {u.access_key}", f"sign with the secret key of {u.access_key}")
 
 
 def _diff_canonical(theirs: str, ours: str) -> list[str]:
@@ -903,9 +952,11 @@ def inspect_url(
 
 def hints(report: Report, limit: int = 2) -> list[str]:
     """The first causes, as one line each (for `put`/`get` error messages)."""
-    out = []
+    out: list[str] = []
     for f in report.causes():
-        out.append(f"{f.message}" + (f"; {f.fix}" if f.fix else ""))
+        line = f"{f.message}" + (f"; {f.fix}" if f.fix else "")
+        if line not in out:
+            out.append(line)
         if len(out) == limit:
             break
     return out
@@ -942,7 +993,7 @@ def render_text(r: Report) -> str:
         lines.append("Headers to send: none besides Host")
     if r.findings:
         lines.append("Findings:")
-        for f in r.findings:
+        for f in r.ordered():
             lines.append(f"  {f.level:<8}{f.code}: {f.message}")
             if f.fix:
                 lines.append(f"  {'':<8}fix: {f.fix}")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 from .errors import PresignError
 
@@ -83,7 +85,7 @@ class Profile(dict):
     name: str
 
 
-def _read_ini(path: Path) -> "dict[str, dict[str, str]]":
+def _read_ini(path: "Path") -> "dict[str, dict[str, str]]":
     import configparser
 
     parser = configparser.RawConfigParser()
@@ -95,6 +97,8 @@ def _read_ini(path: Path) -> "dict[str, dict[str, str]]":
 
 
 def load_profile(name: str | None = None, environ: Mapping[str, str] | None = None) -> Profile:
+    from pathlib import Path
+
     env = os.environ if environ is None else environ
     name = name or env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
     home = Path(env.get("HOME", "~")).expanduser()

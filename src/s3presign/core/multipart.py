@@ -124,10 +124,6 @@ def _whole(name: str, value: Any, low: int) -> int:
     return value
 
 
-def _mib(n: int) -> str:
-    return f"{n / MiB:g} MiB" if n < 1024 * MiB else f"{n / (1024 * MiB):g} GiB"
-
-
 def layout(size: int | None, part_count: int | None, part_size: int | None) -> tuple[list[tuple[int, int | None, int | None]], int | None]:
     """[(part number, offset, size)] and the part size, within S3's limits
     (PresignError otherwise). Without ``size`` the offsets and sizes that cannot
@@ -166,8 +162,8 @@ def layout(size: int | None, part_count: int | None, part_size: int | None) -> t
         )
     if count > MAX_PARTS:
         raise PresignError(
-            f"size={size} in parts of {_mib(part_size)} makes {count} parts; S3 allows at most {MAX_PARTS}: "
-            f"use parts of at least {-(-size // MAX_PARTS)} bytes"
+            f"size={size} in parts of {part_size} bytes makes {count} parts; S3 allows at most {MAX_PARTS}: "
+            f"use parts of at least {max(-(-size // MAX_PARTS), MIN_PART_SIZE)} bytes"
         )
     if count > 1 and part_size < MIN_PART_SIZE:
         made = f"size={size} in {count} parts of {part_size} bytes" if given_size is None else f"part_size={part_size}"

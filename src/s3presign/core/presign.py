@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import time
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
@@ -34,10 +33,10 @@ RESPONSE_OVERRIDES = (
 )
 MAX_KEY_BYTES = 1024
 
-_REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9a-z-]+$")
+_BUCKET_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_REGION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+_HEADER_CHARS = frozenset("!#$%&'*+.^_`|~0123456789abcdefghijklmnopqrstuvwxyz-")
 _BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -49,14 +48,14 @@ def check_bucket_name(bucket: str) -> None:
         problem = "is empty"
     elif not 3 <= len(bucket) <= 63:
         problem = f"is {len(bucket)} characters long; S3 allows 3 to 63"
-    elif not _BUCKET.match(bucket):
+    elif not (set(bucket) <= _BUCKET_CHARS and bucket[0] in _ALNUM and bucket[-1] in _ALNUM):
         problem = (
             "may contain only lower-case letters, digits, dots and hyphens, and must "
             "begin and end with a letter or digit"
         )
     elif ".." in bucket or ".-" in bucket or "-." in bucket:
         problem = "must not contain two adjacent dots or a dot next to a hyphen"
-    elif _IPV4.match(bucket):
+    elif bucket.count(".") == 3 and bucket.replace(".", "").isdigit():
         problem = "must not be formatted as an IP address"
     elif bucket.startswith(_BUCKET_PREFIXES) or bucket.endswith(_BUCKET_SUFFIXES):
         problem = "uses a prefix or suffix that S3 reserves (xn--, sthree-, -s3alias, --ol-s3, ...)"
@@ -244,7 +243,14 @@ class Presigner:
     ) -> None:
         if not isinstance(credentials, Credentials):
             raise PresignError("credentials must be a s3presign.Credentials")
-        if not isinstance(region, str) or not _REGION.match(region):
+        if (
+            not isinstance(region, str)
+            or not region
+            or not set(region) <= _REGION_CHARS
+            or region[0] == "-"
+            or region[-1] == "-"
+            or "--" in region
+        ):
             raise PresignError(f"invalid region {region!r}; use a region name such as 'us-east-1'")
         if addressing_style not in ADDRESSING_STYLES:
             raise PresignError(f"addressing_style must be one of auto, virtual, path; got {addressing_style!r}")
@@ -500,7 +506,7 @@ def _clean_headers(headers: Mapping[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers.items():
         lname = name.strip().lower() if isinstance(name, str) else name
-        if not isinstance(lname, str) or not _HEADER_NAME.match(lname):
+        if not isinstance(lname, str) or not lname or not set(lname) <= _HEADER_CHARS:
             raise PresignError(f"invalid header name {name!r}")
         if not isinstance(value, str) or "\n" in value or "\r" in value:
             raise PresignError(f"header {name!r} needs a single-line string value")

@@ -505,6 +505,12 @@ ERRORS: dict[str, ErrorSpec] = {
         "InvalidRequest",
         "Found unsupported HTTP method in CORS config. Unsupported method is {method}",
     ),
+    "CORSOriginWildcards": ErrorSpec(
+        400, "InvalidRequest", 'AllowedOrigin "{origin}" can not have more than one wildcard.'
+    ),
+    "CORSHeaderWildcards": ErrorSpec(
+        400, "InvalidRequest", 'AllowedHeader "{header}" can not have more than one wildcard.'
+    ),
     "InternalError": ErrorSpec(
         500, "InternalError", "We encountered an internal error. Please try again."
     ),

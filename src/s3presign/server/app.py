@@ -29,11 +29,13 @@ from s3presign.server.config import ServerConfig
 from s3presign.server.encryption import Encryption
 from s3presign.server.handlers.context import Ctx, ServerState
 from s3presign.server.http import MAX_HEADER_BYTES, ClientDisconnected, Receive, Request, Response, Scope, Send
-from s3presign.server.routes import resolve, split_path, virtual_bucket
+from s3presign.server.handlers import cors
+from s3presign.server.routes import resolve, split_path, unauthenticated, virtual_bucket
 from s3presign.server.storage import FilesystemStorage, Storage
 
 log = logging.getLogger("s3presign.server")
 _XML = (b"content-type", b"application/xml")
+_PIPE_BUF = 4096  # writes up to this size to a pipe are atomic (POSIX)
 
 
 class S3App:
@@ -49,6 +51,7 @@ class S3App:
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex().upper()
         self._access_log = config.access_log
+        self._log_lines: list[str] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -60,6 +63,7 @@ class S3App:
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    self._flush_log()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
 
@@ -70,8 +74,11 @@ class S3App:
         config = state.config
         bucket_from_host = virtual_bucket(req.headers.get("host", ""), config.domain)
         target, bucket, key = split_path(req.raw_path, bucket_from_host)  # S3 parses the URI first
-        auth = authenticate(req, state.lookup, config.region, bucket_from_host)
-        handler = resolve(target, req.method, req.query)
+        if unauthenticated(target, req.method, req.query_names):
+            auth = None  # a preflight, or a POST form with its own signed policy
+        else:
+            auth = authenticate(req, state.lookup, config.region, bucket_from_host)
+        handler = resolve(target, req.method, req.query_names)
         ctx = Ctx(state, req, bucket, key)
         ctx.auth = auth
         return await handler(ctx)
@@ -92,8 +99,19 @@ class S3App:
         except Exception:
             log.exception("internal error serving %s %s", req.method, req.raw_path)
             resp = self._error(S3Error("InternalError"), request_id)
+        if "origin" in req.headers:
+            self._cors(req, resp)
         sent = await self._send(send, receive, req, resp, request_id)
         self._log(req, resp.status, resp.error_code, sent, started, request_id)
+
+    def _cors(self, req: Request, resp: Response) -> None:
+        """Access-Control-* headers from the bucket's CORS rules (errors included, so
+        a browser can read why a pre-signed request failed)."""
+        try:
+            _, bucket, _ = split_path(req.raw_path, virtual_bucket(req.headers.get("host", ""), self.state.config.domain))
+        except S3Error:
+            return
+        cors.decorate(self.state.storage, req, bucket, resp)
 
     def _error(self, err: S3Error, request_id: str) -> Response:
         body = xml.error_document(err, request_id, self.host_id.decode())
@@ -109,7 +127,7 @@ class S3App:
             # be waiting for 100-continue, so this connection cannot be reused.
             headers.append((b"connection", b"close"))
         body = resp.body
-        if isinstance(body, bytes):
+        if isinstance(body, (bytes, bytearray)):
             if resp.status not in (204, 304) and not any(n == b"content-length" for n, _ in headers):
                 headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": resp.status, "headers": headers})
@@ -145,16 +163,35 @@ class S3App:
         return sent
 
     def _log(self, req: Request, status: int, code: str, sent: int, started: float, request_id: str) -> None:
-        """One line per request. The query is left out: a pre-signed URL's is a credential."""
-        out = self._access_log
-        if out is None:
+        """One line per request, written in batches (a write per request would cost as
+        much as serving a small GET). The query is left out: a pre-signed URL's is a
+        credential."""
+        if self._access_log is None:
             return
         ms = (time.perf_counter() - started) * 1000
+        self._log_lines.append(
+            f'{req.client} "{req.method} {req.raw_path}" {status} {code or "-"} {sent} {ms:.1f}ms {request_id}\n'
+        )
+        if len(self._log_lines) == 1:
+            asyncio.get_running_loop().call_later(0.2, self._flush_log)
+
+    def _flush_log(self) -> None:
+        """Write the batch in pieces of at most PIPE_BUF bytes, so lines from several
+        worker processes sharing one pipe never interleave."""
+        lines, self._log_lines = self._log_lines, []
+        out = self._access_log
+        if not lines or out is None:
+            return
+        piece: list[str] = []
+        size = 0
         try:
-            out.write(
-                f'{req.client} "{req.method} {req.raw_path}" {status} {code or "-"} {sent} {ms:.1f}ms {request_id}\n'
-            )
-            out.flush()
+            for line in lines + [""]:
+                if piece and (not line or size + len(line) > _PIPE_BUF):
+                    out.write("".join(piece))
+                    out.flush()
+                    piece, size = [], 0
+                piece.append(line)
+                size += len(line)
         except (OSError, ValueError):
             pass
 
@@ -247,6 +284,45 @@ def make_server(config: Any) -> Any:
                     transport.abort()
 
     return _Server(config)
+
+
+def serve(app: S3App, sock: socket.socket, *, certfile: str | None = None, keyfile: str | None = None,
+          workers: int = 1) -> None:
+    """Serve on ``sock`` until SIGINT/SIGTERM: here, or in ``workers`` forked processes
+    that share the listening socket (each with its own app, caches and event loop)."""
+    if workers <= 1:
+        make_server(uvicorn_config(app, certfile=certfile, keyfile=keyfile)).run(sockets=[sock])
+        return
+    config = app.state.config
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: never returns into the parent's code
+            code = 0
+            try:
+                worker = create_app(config)
+                make_server(uvicorn_config(worker, certfile=certfile, keyfile=keyfile)).run(sockets=[sock])
+            except BaseException:
+                log.exception("worker failed")
+                code = 1
+            finally:
+                if config.access_log is not None:
+                    config.access_log.flush()
+                os._exit(code)
+        children.append(pid)
+
+    def stop(sig: int, frame: object) -> None:
+        for pid in children:  # SIGTERM, not the signal: a second SIGINT would force uvicorn out
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for pid in children:
+            os.waitpid(pid, 0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass

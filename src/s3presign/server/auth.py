@@ -207,5 +207,12 @@ class Payload:
             self.checksum_value = expected
 
     @property
+    def checksum_record(self) -> dict[str, str] | None:
+        """The verified flexible checksum as stored with an object, if one was sent."""
+        if self.checksum_value is None:
+            return None
+        return {"algorithm": self.checksum_algorithm or "", "value": self.checksum_value}
+
+    @property
     def md5_hex(self) -> str:
         return self._digests.md5.hexdigest()

@@ -14,12 +14,11 @@ from urllib.parse import unquote
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Union
 
-from s3presign.core.s3errors import S3Error
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-Body = Union[bytes, Iterable[bytes], AsyncIterator[bytes]]
+Body = Union[bytes, bytearray, Iterable[bytes], AsyncIterator[bytes]]  # bytes-like chunks
 
 # S3 refuses a request whose header section is larger than 8 KiB.
 MAX_HEADER_BYTES = 8 * 1024
@@ -63,6 +62,16 @@ class Request:
         self.body_done = False
 
     @property
+    def query_names(self) -> list[str]:
+        """The query's parameter names only: all routing needs, without decoding values."""
+        if not self.raw_query:
+            return []
+        if self._query is not None:
+            return list(self._query)
+        names = [part.partition("=")[0] for part in self.raw_query.split("&")]
+        return [unquote(n) if "%" in n else n for n in names]
+
+    @property
     def query(self) -> dict[str, str]:
         """Decoded query parameters, first value of each ('+' stays literal, as in the
         signature, which is what canonical.split_query does; this is its fast path)."""
@@ -103,17 +112,6 @@ class Request:
             if not more:
                 self.body_done = True
                 return
-
-    async def read_small(self, limit: int) -> bytes:
-        """A whole (XML) body of at most ``limit`` bytes; larger is S3's MalformedXML."""
-        parts: list[bytes] = []
-        size = 0
-        async for chunk in self.stream():
-            size += len(chunk)
-            if size > limit:
-                raise S3Error("MalformedXML")
-            parts.append(chunk)
-        return b"".join(parts)
 
 
 @dataclass(slots=True)

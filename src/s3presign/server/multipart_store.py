@@ -18,14 +18,16 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from s3presign.core.s3errors import S3Error
 from s3presign.server.storage import FilesystemStorage, ObjectMeta, ObjectSink
@@ -33,6 +35,7 @@ from s3presign.server.storage import FilesystemStorage, ObjectMeta, ObjectSink
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{64}$")
 _PART = re.compile(r"^part-(\d{5})$")
 _RECORD = "upload.json"
+_STALE = 3600.0  # seconds: debris older than this has no live request behind it
 
 
 @dataclass(slots=True)
@@ -60,12 +63,57 @@ class Upload:
         return cls(**fields)
 
 
+def _sweep(root: Path) -> None:
+    """Remove what a crash left in a bucket's staging dir: half-made uploads, aborted
+    ones not yet deleted (old enough that no request still owns them)."""
+    cutoff = time.time() - _STALE
+    for entry in os.scandir(root):
+        if entry.name.startswith((".new-", ".gone-")):
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+            except OSError:
+                pass
+
+
 def new_upload_id() -> str:
     return secrets.token_hex(32)
 
 
 def _part_name(number: int) -> str:
     return f"part-{number:05d}"
+
+
+@contextlib.contextmanager
+def _upload_gone(upload_id: str) -> Iterator[None]:
+    """A part's directory vanished (the upload was aborted or completed meanwhile):
+    S3's NoSuchUpload, not the storage's NoSuchBucket."""
+    try:
+        yield
+    except S3Error as err:
+        if err.name == "NoSuchBucket":
+            raise S3Error("NoSuchUpload", elements={"UploadId": upload_id}) from None
+        raise
+
+
+class _PartSink:
+    """A part's sink whose commit fails as NoSuchUpload if the upload went away."""
+
+    __slots__ = ("_sink", "_upload_id")
+
+    def __init__(self, sink: ObjectSink, upload_id: str) -> None:
+        self._sink = sink
+        self._upload_id = upload_id
+
+    def write(self, data: bytes) -> None:
+        self._sink.write(data)
+
+    def commit(self, meta: ObjectMeta) -> None:
+        with _upload_gone(self._upload_id):
+            self._sink.commit(meta)
+
+    def abort(self) -> None:
+        self._sink.abort()
 
 
 # (ordered part records) -> the completed object's record, or an S3Error
@@ -86,6 +134,7 @@ class UploadStore:
     def create(self, bucket: str, upload: Upload) -> None:
         """Built aside, then renamed into place: an upload is listed complete or not at all."""
         root = self.storage.staging_dir(bucket)
+        _sweep(root)
         staging = root / f".new-{upload.upload_id}"
         staging.mkdir(mode=0o700)
         try:
@@ -115,12 +164,8 @@ class UploadStore:
 
     def part_writer(self, bucket: str, upload_id: str, number: int) -> ObjectSink:
         """A sink for one part; a re-sent part replaces the earlier one at commit."""
-        try:
-            return self.storage.file_writer(self._dir(bucket, upload_id) / _part_name(number))
-        except S3Error as err:
-            if err.name == "NoSuchBucket":  # the upload went away (aborted or completed)
-                raise S3Error("NoSuchUpload", elements={"UploadId": upload_id}) from None
-            raise
+        with _upload_gone(upload_id):
+            return _PartSink(self.storage.file_writer(self._dir(bucket, upload_id) / _part_name(number)), upload_id)
 
     def parts(self, bucket: str, upload_id: str) -> dict[int, ObjectMeta]:
         return self._parts(self._dir(bucket, upload_id))

@@ -8,13 +8,14 @@ CopyObject and CORS (issue 5) slot in as rows of ROUTES.
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from functools import lru_cache
+from typing import Awaitable, Callable, Iterable
 from urllib.parse import unquote
 
 from s3presign.core.errors import PresignError
 from s3presign.core.presign import check_bucket_name
 from s3presign.core.s3errors import S3Error
-from s3presign.server.handlers import buckets, objects
+from s3presign.server.handlers import buckets, copy, cors, multipart, objects, post
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response
 
@@ -31,10 +32,23 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("bucket", "GET", "encryption"): buckets.get_bucket_encryption,
     ("bucket", "DELETE", "encryption"): buckets.delete_bucket_encryption,
     ("bucket", "POST", "delete"): objects.delete_objects,
-    ("object", "PUT", ""): objects.put_object,
+    ("object", "PUT", ""): copy.put_or_copy,  # PutObject, or CopyObject with x-amz-copy-source
     ("object", "GET", ""): objects.get_object,
     ("object", "HEAD", ""): objects.get_object,
     ("object", "DELETE", ""): objects.delete_object,
+    # issue 5: multipart uploads, POST object, CORS
+    ("bucket", "GET", "uploads"): multipart.list_uploads,
+    ("object", "POST", "uploads"): multipart.create_upload,
+    ("object", "PUT", "partNumber&uploadId"): multipart.upload_part,
+    ("object", "POST", "uploadId"): multipart.complete_upload,
+    ("object", "DELETE", "uploadId"): multipart.abort_upload,
+    ("object", "GET", "uploadId"): multipart.list_parts,
+    ("object", "GET", "partNumber"): multipart.get_part,
+    ("object", "HEAD", "partNumber"): multipart.get_part,
+    ("bucket", "POST", ""): post.post_object,
+    ("bucket", "PUT", "cors"): cors.put_bucket_cors,
+    ("bucket", "GET", "cors"): cors.get_bucket_cors,
+    ("bucket", "DELETE", "cors"): cors.delete_bucket_cors,
 }
 
 # Every query name that selects an S3 operation. One that has no row above is
@@ -53,15 +67,25 @@ _RESOURCE_TYPE = {"service": "SERVICE", "bucket": "BUCKET", "object": "OBJECT"}
 _PLANNED = frozenset({("bucket", "POST")})
 
 
-def resolve(target: str, method: str, query: dict[str, str]) -> Handler:
+def resolve(target: str, method: str, query_names: Iterable[str]) -> Handler:
     """The handler for a request, or S3's NotImplemented / MethodNotAllowed."""
-    subs = "&".join(sorted(n for n in query if n in SUBRESOURCES)) if query else ""
+    if method == "OPTIONS":  # a CORS preflight, whatever the URL names
+        return cors.preflight
+    subs = "&".join(sorted({n for n in query_names if n in SUBRESOURCES})) if query_names else ""
     handler = ROUTES.get((target, method, subs))
     if handler is not None:
         return handler
     if subs or (target, method) in _PLANNED:
         raise S3Error("NotImplemented")
     raise S3Error("MethodNotAllowed", elements={"Method": method, "ResourceType": _RESOURCE_TYPE[target]})
+
+
+def unauthenticated(target: str, method: str, query_names: Iterable[str]) -> bool:
+    """Requests S3 serves without a signed request: CORS preflights, and POST object
+    (its form carries a signed policy, checked by the handler)."""
+    if method == "OPTIONS":
+        return True
+    return method == "POST" and target == "bucket" and not any(n in SUBRESOURCES for n in query_names)
 
 
 def split_path(raw_path: str, virtual_bucket: str | None) -> tuple[str, str, str]:
@@ -78,11 +102,19 @@ def split_path(raw_path: str, virtual_bucket: str | None) -> tuple[str, str, str
         key = unquote(raw_key, errors="strict")
     except UnicodeDecodeError:
         raise S3Error("InvalidURI", elements={"URI": raw_path}) from None
-    try:
-        check_bucket_name(bucket)
-    except PresignError:
-        raise S3Error("InvalidBucketName", elements={"BucketName": bucket}) from None
+    if not _valid_bucket(bucket):
+        raise S3Error("InvalidBucketName", elements={"BucketName": bucket})
     return ("object" if key else "bucket"), bucket, key
+
+
+@lru_cache(maxsize=1024)
+def _valid_bucket(name: str) -> bool:
+    """S3's bucket naming rules (the core's), remembered per name."""
+    try:
+        check_bucket_name(name)
+    except PresignError:
+        return False
+    return True
 
 
 def virtual_bucket(host: str, domain: str | None) -> str | None:

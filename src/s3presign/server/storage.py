@@ -80,6 +80,7 @@ class StoredObject(Protocol):
     stored_size: int
 
     def read(self, offset: int, length: int) -> Iterator[bytes]: ...
+    def pread(self, offset: int, length: int) -> bytes: ...
     def close(self) -> None: ...
 
 
@@ -134,6 +135,13 @@ class _FileObject:
                     break  # truncated on disk: the decryptor reports it
                 offset += len(chunk)
                 yield chunk
+        finally:
+            self.close()
+
+    def pread(self, offset: int, length: int) -> bytes:
+        """The stored bytes [offset, offset+length) in one read (small objects); closes the file."""
+        try:
+            return os.pread(self.fd, min(length, self.stored_size - offset), offset)
         finally:
             self.close()
 
