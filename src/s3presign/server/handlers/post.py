@@ -21,7 +21,7 @@ from s3presign.server import xml
 from s3presign.server.formdata import FormReader, boundary_of
 from s3presign.server.handlers import objects
 from s3presign.server.handlers.context import Ctx
-from s3presign.server.handlers.writing import encrypt_into
+from s3presign.server.handlers.writing import LARGE_BODY, encrypt_into
 from s3presign.server.http import Response
 from s3presign.server.offload import DIGEST_POOL, Offload
 from s3presign.server.sse import parse_write_sse
@@ -51,6 +51,14 @@ async def _fields(reader: FormReader) -> dict[str, str]:
         except UnicodeDecodeError:
             raise S3Error("MalformedPOSTRequest") from None
     raise S3Error("PostFileMissing")
+
+
+def _updater(md5):
+    def update(parts: list[bytes]) -> None:
+        for part in parts:
+            md5.update(part)
+
+    return update
 
 
 def _location(ctx: Ctx, key: str) -> str:
@@ -102,27 +110,34 @@ async def post_object(ctx: Ctx) -> Response:
     writer = state.encryption.begin_write(sse, objects._bucket_default(ctx), bucket=ctx.bucket, key=key,
                                           signature_version=auth.signature_version)
     low, high = length_range if length_range is not None else (0, MAX_FILE)
+    high = min(high, MAX_FILE)
     md5 = hashlib.md5()
-    digests = Offload(lambda parts: [md5.update(p) for p in parts], DIGEST_POOL)
+    large = req.headers.get("content-length", "").isdigit() and int(req.headers["content-length"]) >= LARGE_BODY
+    digests = Offload(_updater(md5), DIGEST_POOL) if large else None
     size = 0
 
     async def counted():
+        """The file, measured against the policy's range and hashed as it arrives."""
         nonlocal size
         async for chunk in reader.chunks():
             size += len(chunk)
-            if size > min(high, MAX_FILE):
-                raise S3Error("EntityTooLarge", elements={"ProposedSize": str(size),
-                                                          "MaxSizeAllowed": str(min(high, MAX_FILE))})
-            await digests.add(chunk)
+            if size > high:
+                raise S3Error("EntityTooLarge", elements={"ProposedSize": str(size), "MaxSizeAllowed": str(high)})
+            if digests is None:
+                md5.update(chunk)
+            else:
+                await digests.add(chunk)
             yield chunk
 
     sink = state.storage.writer(ctx.bucket, key)
     try:
         try:
-            await encrypt_into(sink, writer, counted(), large=True)
-            await digests.drain()
+            await encrypt_into(sink, writer, counted(), large=large)
+            if digests is not None:
+                await digests.drain()
         finally:
-            await digests.settle()
+            if digests is not None:
+                await digests.settle()
         if size < low:
             raise S3Error("EntityTooSmall", elements={"ProposedSize": str(size), "MinSizeAllowed": str(low)})
         await reader.drain()
