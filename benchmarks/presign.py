@@ -68,7 +68,11 @@ def floor_v2():
 
 def import_cost(module: str, runs: int) -> tuple[float, float]:
     """(median ms, max RSS MB) of `python -c 'import module'`."""
-    code = "import resource" + (f", {module}" if module else "") + "; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child of this
+    # (large) benchmark process would report the parent's peak.
+    code = (f"import {module}\n" if module else "") + (
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
+    )
     times, rss = [], []
     for _ in range(runs):
         start = time.perf_counter()

@@ -44,7 +44,7 @@ from s3presign.core.sse import (
     SSE_C_ALGORITHM,
     SSE_TABLE,
 )
-from s3presign.core.verify import MAX_SKEW_SECONDS, verify_request
+from s3presign.core.verify import MAX_SKEW_SECONDS, first_params, verify_request
 
 SEVEN_DAYS = sigv4.MAX_EXPIRES
 _V4_AUTH = frozenset(
@@ -122,15 +122,6 @@ class SignedURL:
         return self.bucket if self.addressing == "virtual" else None
 
 
-def _first_params(raw_query: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in raw_query.split("&") if raw_query else ():
-        if part:
-            name, _, value = part.partition("=")
-            out.setdefault(unquote(name), unquote(value))
-    return out
-
-
 def _locate(hostname: str, raw_path: str, endpoint_host: str | None) -> tuple[str | None, str | None, str, bool, str | None]:
     """(bucket, key, addressing, aws, aws_region) from the host and path."""
     path = raw_path[1:] if raw_path.startswith("/") else raw_path
@@ -159,7 +150,7 @@ def parse_signed_url(url: str, *, endpoint_url: str | None = None) -> SignedURL:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PresignError(f"{url[:80]!r} is not an http(s) URL; give the whole pre-signed URL, in quotes")
-    params = _first_params(parts.query)
+    params = first_params(parts.query)
     endpoint_host = urlsplit(endpoint_url).hostname if endpoint_url else None
     bucket, key, addressing, aws, aws_region = _locate(parts.hostname, parts.path or "/", endpoint_host)
     common = dict(

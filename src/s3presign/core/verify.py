@@ -111,7 +111,7 @@ def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
-def _parse_query(raw_query: str) -> dict[str, str]:
+def first_params(raw_query: str) -> dict[str, str]:
     """First value of each raw (still encoded) parameter, names decoded."""
     from urllib.parse import unquote
 
@@ -457,7 +457,7 @@ def verify_request(
 ) -> AuthResult:
     """Authenticate one request; raise S3Error exactly as S3 would."""
     now = time.time() if now is None else now
-    q = _parse_query(raw_query) if raw_query else {}
+    q = first_params(raw_query) if raw_query else {}
     authorization = headers.get("authorization")
     v4_query = "X-Amz-Algorithm" in q or "X-Amz-Credential" in q or "X-Amz-Signature" in q
     v2_query = "Signature" in q or "AWSAccessKeyId" in q
