@@ -32,11 +32,14 @@ def amz_date(epoch_second: int) -> tuple[str, str]:
 
 def parse_amz_date(stamp: str) -> int:
     """Epoch seconds of a 'YYYYMMDDTHHMMSSZ' stamp; ValueError if malformed."""
-    if len(stamp) != 16 or stamp[8] != "T" or stamp[15] != "Z":
+    if len(stamp) != 16 or stamp[8] != "T" or stamp[15] != "Z" or not (stamp[:8] + stamp[9:15]).isdigit():
         raise ValueError(stamp)
     import calendar
 
-    return calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%SZ"))
+    fields = (int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[9:11]), int(stamp[11:13]), int(stamp[13:15]))
+    if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] < 24 and fields[4] < 60 and fields[5] < 61):
+        raise ValueError(stamp)
+    return calendar.timegm(fields + (0, 0, 0))
 
 
 def credential_scope(date: str, region: str, service: str = "s3") -> str:

@@ -381,6 +381,8 @@ def _v2_string_to_sign(
     path = recanonical_path(raw_path)
     if virtual_bucket:
         path = f"/{virtual_bucket}{path}"
+    elif path.count("/") == 1 and len(path) > 1:
+        path += "/"  # a bucket's SigV2 resource is "/bucket/" even for the path "/bucket"
     amz = {n: v for n, v in headers.items() if n.startswith("x-amz-")}
     if extra:
         amz.update(extra)

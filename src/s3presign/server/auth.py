@@ -43,25 +43,15 @@ def authenticate(
     virtual_bucket: str | None,
 ) -> AuthResult:
     """S3's authentication of one request (raises S3Error)."""
-    raw_path = req.raw_path
-    if virtual_bucket is None and _is_sigv2(req) and raw_path.count("/") == 1 and len(raw_path) > 1:
-        # SigV2's canonical resource of a bucket is "/bucket/" even when the path
-        # is "/bucket" (S3's rule; botocore signs it so). TODO(core): move into
-        # verify's SigV2 string to sign, then drop this.
-        raw_path += "/"
     return verify_request(
         req.method,
-        raw_path,
+        req.raw_path,
         req.raw_query,
         req.headers,
         lookup=lookup,
         region=region,
         virtual_bucket=virtual_bucket,
     )
-
-
-def _is_sigv2(req: Request) -> bool:
-    return req.headers.get("authorization", "").startswith("AWS ") or "AWSAccessKeyId=" in req.raw_query
 
 
 def _content_md5(headers: dict[str, str]) -> bytes | None:
