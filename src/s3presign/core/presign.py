@@ -277,6 +277,7 @@ class Presigner:
         self.endpoint_url = endpoint_url
         self._checked_buckets: dict[str, bool] = {}
         self._scopes: dict[str, tuple[str, str]] = {}
+        self._blocks: dict[tuple[str, int], tuple[dict[str, str], str, str]] = {}
         self._akid_prefix = encode_value(credentials.access_key + "/")
         self._token_q = (
             ("X-Amz-Security-Token", encode_value(credentials.session_token))
@@ -351,15 +352,19 @@ class Presigner:
         signed = _clean_headers(headers) if headers else {}
         pairs = _query_pairs(query, response_overrides) if (query or response_overrides) else []
         required: tuple[str, ...] = ()
+        reusable = None  # headers that are the SSE's own (cached) dict: their canonical block is cached too
         if sse is not None:
             if not isinstance(sse, SSE):
                 raise PresignError("sse must be an SSE value, e.g. SSE.kms() or SSE.customer()")
-            sse_headers, required = sse.headers_for(_operation(m, dict(pairs), signed), version)
+            sse_headers, required = sse.headers_for(_operation(m, dict(pairs) if pairs else {}, signed), version)
             if sse_headers:
-                signed = {**signed, **sse_headers} if signed else dict(sse_headers)
+                if signed:
+                    signed = {**signed, **sse_headers}
+                else:
+                    reusable, signed = sse_headers, dict(sse_headers)
         t = _epoch(now)
         if version == "v4":
-            return self._presign_v4(m, netloc, path, signed, required, pairs, expires, t)
+            return self._presign_v4(m, netloc, path, signed, required, pairs, expires, t, reusable)
         return self._presign_v2(m, netloc, path, v2_path, signed, required, pairs, expires, t)
 
     def _presign_v4(
@@ -372,15 +377,24 @@ class Presigner:
         pairs: list[tuple[str, str]],
         expires: int,
         t: float,
+        reusable: dict[str, str] | None = None,
     ) -> PresignedRequest:
         stamp, date = sigv4.amz_date(int(t))
         scope, credential = self._scope(date)
         host = host_header(self._scheme, netloc)
         if signed:
-            all_headers = {"host": host, **signed}
-            names = sorted(all_headers)
-            signed_names = ";".join(names)
-            header_block = canonical_headers(all_headers, names)
+            cached = self._blocks.get((host, id(reusable))) if reusable is not None else None
+            if cached is not None and cached[0] is reusable:
+                signed_names, header_block = cached[1], cached[2]
+            else:
+                all_headers = {"host": host, **signed}
+                names = sorted(all_headers)
+                signed_names = ";".join(names)
+                header_block = canonical_headers(all_headers, names)
+                if reusable is not None:
+                    if len(self._blocks) > 1024:
+                        self._blocks.clear()
+                    self._blocks[(host, id(reusable))] = (reusable, signed_names, header_block)
         else:
             signed_names, header_block = "host", "host:" + host
         auth = (

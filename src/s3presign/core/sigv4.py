@@ -19,7 +19,10 @@ STREAMING_PAYLOAD_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 MAX_EXPIRES = 604800  # seven days: S3's limit for X-Amz-Expires
 
-_hmac = hmac.digest
+try:  # the C function behind hmac.digest, without its Python wrapper: signing is hot
+    from _hashlib import hmac_digest as _hmac
+except ImportError:  # pragma: no cover - CPython without OpenSSL
+    _hmac = hmac.digest
 _sha256 = hashlib.sha256
 
 
