@@ -65,6 +65,7 @@ class Server:
     name: str
     url: str
     proc: subprocess.Popen
+    ca: str | None = None  # the CA to trust, with --tls-self-signed
 
     def rss_reset(self) -> None:
         with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
@@ -76,7 +77,7 @@ class Server:
 
     def client(self):
         return boto3.client("s3", endpoint_url=self.url, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET,
-                            region_name="us-east-1", config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+                            region_name="us-east-1", verify=self.ca, config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
 
 
 def _free_port() -> int:
@@ -86,15 +87,20 @@ def _free_port() -> int:
 
 
 @contextmanager
-def s3presign_server(workdir: Path, data_dir: Path, workers: int = 1) -> Iterator[Server]:
+def s3presign_server(workdir: Path, data_dir: Path, workers: int = 1, tls: bool = False) -> Iterator[Server]:
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET}
     log = open(workdir / f"s3presign-{workers}.log", "wb")  # the access log stays on: it is part of the cost
-    proc = subprocess.Popen([sys.executable, "-m", "s3presign", "serve", "--port", "0", "--workers", str(workers),
-                             "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=log, env=env, text=True)
+    argv = [sys.executable, "-m", "s3presign", "serve", "--port", "0", "--workers", str(workers),
+            "--data-dir", str(data_dir)] + (["--tls-self-signed"] if tls else [])
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     url = re.search(r"listening on (\S+)", proc.stdout.readline()).group(1)
+    ca = None
+    while tls and ca is None:
+        found = re.search(r"TLS: trust (\S+)", proc.stdout.readline())
+        ca = found.group(1) if found else None
     name = "s3presign" if workers == 1 else f"s3presign --workers {workers}"
     try:
-        yield Server(name, url, proc)
+        yield Server(name, url, proc, ca)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -161,6 +167,8 @@ def small_objects(server: Server, workdir: Path, args: argparse.Namespace) -> di
 def curl(server: Server, method: str, url: str, headers: dict, path: Path) -> float:
     """Seconds for one transfer of ``path`` (PUT) or into /dev/null (GET)."""
     argv = ["curl", "-sS", "--fail", "-o", "/dev/null", "-H", "Expect:"]
+    if server.ca:
+        argv += ["--cacert", server.ca]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
     argv += ["-T", str(path)] if method == "PUT" else []
@@ -169,13 +177,20 @@ def curl(server: Server, method: str, url: str, headers: dict, path: Path) -> fl
     return time.perf_counter() - start
 
 
-def large_objects(server: Server, source: Path) -> list[tuple[str, float, float]]:
+PLAIN_MODES = (("no SSE header", None), ("SSE-S3 header", SSE.s3()))
+# Over TLS, as SSE-C requires; the KMS modes use the built-in key service's aws/s3 key.
+TLS_MODES = (("SSE-KMS, TLS", SSE.kms()), ("DSSE-KMS, TLS", SSE.dsse()), ("SSE-C, TLS", SSE.customer(bytes(range(32)))))
+
+
+def large_objects(server: Server, source: Path, modes=PLAIN_MODES) -> list[tuple[str, float, float]]:
     rows = []
     size = source.stat().st_size
-    for label, sse in (("no SSE header", None), ("SSE-S3 header", SSE.s3())):
-        key = f"large-{'sse' if sse else 'plain'}"
+    for label, sse in modes:
+        key = f"large-{label}"
         for method in ("PUT", "GET"):
-            url, headers = _presign(server, method, key, sse if method == "PUT" else None)
+            # a read names SSE only for SSE-C (the key); the other modes are the object's own
+            read_sse = sse if sse is not None and sse.is_customer else None
+            url, headers = _presign(server, method, key, sse if method == "PUT" else read_sse)
             server.rss_reset()
             seconds = curl(server, method, url, headers, source)
             rows.append((f"{size >> 20} MiB {method}, {label}", size / seconds / MB, server.rss_peak_mb()))
@@ -212,6 +227,7 @@ def main() -> None:
                         help="where the server's data dir goes (default: the temp dir); e.g. /dev/shm to "
                              "measure the server without the disk (every PUT is fsynced)")
     parser.add_argument("--skip-large", action="store_true", help="skip the large-object transfers")
+    parser.add_argument("--skip-tls", action="store_true", help="skip SSE-KMS, DSSE-KMS and SSE-C over TLS")
     parser.add_argument("--workers", type=int, default=2,
                         help="also run the small-object test with this many server processes (default 2; 1: skip)")
     args = parser.parse_args()
@@ -233,6 +249,10 @@ def main() -> None:
                     for _ in range(args.size_mib):
                         f.write(os.urandom(1 << 20))
                 large = large_objects(ours, source)
+                if not args.skip_tls:
+                    with s3presign_server(workdir, Path(data) / "tls", tls=True) as secure:
+                        secure.client().create_bucket(Bucket="bench")
+                        large += large_objects(secure, source, TLS_MODES)
                 source.unlink()
         if args.workers > 1:
             with s3presign_server(workdir, Path(data), args.workers) as ours:
