@@ -25,7 +25,7 @@ from s3presign import SSE, PresignError
 from s3presign.core import sigv2
 from s3presign.core.canonical import encode_key, encode_value
 
-from .helpers import MAIN, Endpoint, client_error, error_of, start_server
+from .helpers import MAIN, Endpoint, client_error, error_of
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(100, 132))
@@ -279,18 +279,15 @@ def test_disabled_kms_key(tls):
     assert v4.get_object(Bucket=bucket, Key="dis")["Body"].read() == b"secret"
 
 
-def test_ssec_requires_https(tmp_path_factory):
-    strict = start_server(tmp_path_factory.mktemp("strict") / "data")
-    try:
-        client = strict.client()
-        client.create_bucket(Bucket="plain-http")
-        with pytest.raises(ClientError) as info:
-            client.put_object(Bucket="plain-http", Key="k", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=KEY_A)
-        err = client_error(info.value)
-        assert (err["status"], err["Code"]) == (400, "InvalidRequest")
-        assert err["Message"] == "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection."
-    finally:
-        strict.stop()
+def test_ssec_requires_https(strict_endpoint):
+    client = strict_endpoint.client()
+    name = f"plain-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": strict_endpoint.region})
+    with pytest.raises(ClientError) as info:
+        client.put_object(Bucket=name, Key="k", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=KEY_A)
+    err = client_error(info.value)
+    assert (err["status"], err["Code"]) == (400, "InvalidRequest")
+    assert err["Message"] == "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection."
 
 
 # --- at rest -------------------------------------------------------------------------------

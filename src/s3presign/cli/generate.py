@@ -7,8 +7,6 @@ and endpoint the way the AWS CLI does.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import os
@@ -20,7 +18,7 @@ import click
 from s3presign.core.credentials import Credentials, load_profile, profile_region
 from s3presign.core.errors import PresignError
 from s3presign.core.presign import Presigner
-from s3presign.core.sse import SSE
+from s3presign.core.sse import SSE, decode_key_file
 
 F = Callable[..., Any]
 
@@ -40,16 +38,9 @@ def read_customer_key(path: str) -> bytes:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise PresignError(f"cannot read SSE-C key file {path}: {exc.strerror}") from None
-    if len(data) == 32:
-        return data
-    text = data.strip()
-    for decode in (lambda t: base64.b64decode(t, validate=True), binascii.unhexlify):
-        try:
-            key = decode(text)
-        except (binascii.Error, ValueError):
-            continue
-        if len(key) == 32:
-            return key
+    key = decode_key_file(data)
+    if key is not None:
+        return key
     raise PresignError(
         f"SSE-C key file {path} holds {len(data)} bytes; it must hold 32 raw bytes or their "
         "base64/hex text (make one with: head -c 32 /dev/urandom > key.bin)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from typing import NoReturn
 
 import click
 
@@ -64,7 +65,7 @@ def cli() -> None:
     """
 
 
-def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]
+def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and a non-zero exit: the CLI's only way to refuse."""
     click.echo(f"s3presign: error: {message}", err=True)
     sys.exit(code)

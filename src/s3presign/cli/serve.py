@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import sys
 from pathlib import Path
 
 import click
+
+from s3presign.core.sse import decode_key_file
 
 from s3presign.server.config import (
     ConfigError,
@@ -24,16 +24,9 @@ def _master_key(path: Path) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read --master-key-file {path}: {exc.strerror or exc}") from None
-    if len(data) == 32:
-        return data
-    text = data.strip()
-    for decode in (lambda t: base64.b64decode(t, validate=True), bytes.fromhex):
-        try:
-            key = decode(text.decode("ascii"))  # type: ignore[operator]
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            continue
-        if len(key) == 32:
-            return key
+    key = decode_key_file(data)
+    if key is not None:
+        return key
     raise ConfigError(f"--master-key-file {path} must hold a 32-byte key (raw, base64 or hex)")
 
 

@@ -80,11 +80,40 @@ def split_query(raw_query: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _recode(raw: str) -> str:
+    """A received name or value in canonical encoding (decode only when escaped)."""
+    return encode_value(unquote(raw) if "%" in raw else raw)
+
+
+_already_canonical = None
+
+
+def _is_canonical(raw_query: str) -> bool:
+    """True if re-encoding would change nothing: only unreserved characters, '=', '&'
+    and upper-case escapes of characters that must stay escaped (the usual case)."""
+    global _already_canonical
+    if _already_canonical is None:
+        import re  # compiled on first use: the presigner never needs it
+
+        allowed = re.compile(r"(?:[A-Za-z0-9\-_.~=&]|%[0-9A-F]{2})*").fullmatch
+        unreserved = re.compile(r"%(?:3[0-9]|4[1-9A-F]|5[0-9A]|6[1-9A-F]|7[0-9A]|2D|2E|5F|7E)").search
+        _already_canonical = lambda q: allowed(q) is not None and unreserved(q) is None  # noqa: E731
+    return _already_canonical(raw_query)
+
+
 def recanonical_query(raw_query: str, *, drop: str | None = None) -> str:
     """The canonical query of a received query string (optionally without one name)."""
-    return canonical_query(
-        (encode_value(k), encode_value(v)) for k, v in split_query(raw_query) if k != drop
-    )
+    if _is_canonical(raw_query):
+        pairs = [(name, value) for name, _, value in (p.partition("=") for p in raw_query.split("&") if p)]
+        return canonical_query(pairs if drop is None else [kv for kv in pairs if kv[0] != drop])
+    pairs = []
+    for part in raw_query.split("&") if raw_query else ():
+        if part:
+            name, _, value = part.partition("=")
+            name = _recode(name)
+            if name != drop:
+                pairs.append((name, _recode(value)))
+    return canonical_query(pairs)
 
 
 def recanonical_path(raw_path: str) -> str:

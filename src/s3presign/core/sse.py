@@ -245,6 +245,23 @@ class SSE:
         return result
 
 
+def decode_key_file(data: bytes) -> bytes | None:
+    """A 256-bit key as files hold it: 32 raw bytes, or their base64 or hex text."""
+    if len(data) == 32:
+        return data
+    import binascii
+
+    text = data.strip()
+    for decode in (lambda t: base64.b64decode(t, validate=True), binascii.unhexlify):
+        try:
+            key = decode(text)
+        except (binascii.Error, ValueError):
+            continue
+        if len(key) == 32:
+            return key
+    return None
+
+
 def customer_key_headers(key: bytes) -> dict[str, str]:
     """The two headers whoever uses an SSE-C URL adds for their key."""
     if len(key) != 32:

@@ -119,7 +119,10 @@ def first_params(raw_query: str) -> dict[str, str]:
     for part in raw_query.split("&") if raw_query else ():
         if part:
             name, _, value = part.partition("=")
-            out.setdefault(unquote(name), unquote(value))
+            if "%" in name:
+                name = unquote(name)
+            if name not in out:
+                out[name] = unquote(value) if "%" in value else value
     return out
 
 
