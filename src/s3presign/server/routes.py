@@ -62,9 +62,6 @@ SUBRESOURCES = frozenset({
     "uploadId", "uploads", "versionId", "versioning", "versions", "website", "renameObject",
 })
 _RESOURCE_TYPE = {"service": "SERVICE", "bucket": "BUCKET", "object": "OBJECT"}
-# (target, method) pairs S3 has without a sub-resource but this server does not yet
-# (POST object: issue 5): NotImplemented rather than MethodNotAllowed.
-_PLANNED = frozenset({("bucket", "POST")})
 
 
 def resolve(target: str, method: str, query_names: Iterable[str]) -> Handler:
@@ -75,7 +72,7 @@ def resolve(target: str, method: str, query_names: Iterable[str]) -> Handler:
     handler = ROUTES.get((target, method, subs))
     if handler is not None:
         return handler
-    if subs or (target, method) in _PLANNED:
+    if subs:
         raise S3Error("NotImplemented")
     raise S3Error("MethodNotAllowed", elements={"Method": method, "ResourceType": _RESOURCE_TYPE[target]})
 
