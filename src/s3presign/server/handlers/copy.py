@@ -145,8 +145,8 @@ async def copy_object(ctx: Ctx) -> Response:
         raise S3Error("InvalidMetadataDirective", elements={"ArgumentName": "x-amz-metadata-directive",
                                                             "ArgumentValue": directive})
     own = {n: v for n, v in headers.items() if n != "x-amz-copy-source"}
-    replaced = objects._stored_headers(own) if directive == "REPLACE" else None
-    bucket_default = objects._bucket_default(ctx)
+    replaced = objects.stored_headers(own) if directive == "REPLACE" else None
+    bucket_default = objects.bucket_default_sse(ctx)
     sse = parse_write_sse(headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
                           signature_version=ctx.signature_version)
     if source_name(ctx) == (ctx.bucket, ctx.key) and directive == "COPY" and sse.mode is None and not any(
@@ -165,7 +165,7 @@ async def copy_object(ctx: Ctx) -> Response:
         extra = dict(src.extra)
         if "x-amz-storage-class" in headers:
             extra.pop("storage_class", None)
-            extra.update(objects._stored_headers({"x-amz-storage-class": headers["x-amz-storage-class"]})[3])
+            extra.update(objects.stored_headers({"x-amz-storage-class": headers["x-amz-storage-class"]})[3])
         content_type, stored, user = src.content_type, dict(src.headers), dict(src.user_meta)
         checksum = None if "parts" in src.envelope else src.checksum
     try:

@@ -93,8 +93,8 @@ async def commit(sink, meta: ObjectMeta) -> None:
 async def create_upload(ctx: Ctx) -> Response:
     req, state = ctx.req, ctx.state
     objects.check_key(ctx.key)
-    content_type, stored, user, extra = objects._stored_headers(req.headers)
-    bucket_default = objects._bucket_default(ctx)
+    content_type, stored, user, extra = objects.stored_headers(req.headers)
+    bucket_default = objects.bucket_default_sse(ctx)
     sse = parse_write_sse(req.headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
                           signature_version=ctx.signature_version)
     algorithm = req.headers.get("x-amz-checksum-algorithm")

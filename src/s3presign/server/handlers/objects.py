@@ -57,7 +57,7 @@ def check_key(key: str) -> None:
         raise S3Error("KeyTooLong", elements={"Size": str(len(key.encode("utf-8", "surrogatepass"))), "MaxSizeAllowed": str(MAX_KEY_BYTES)})
 
 
-def _stored_headers(headers: dict[str, str]) -> tuple[str, dict[str, str], dict[str, str], dict[str, str]]:
+def stored_headers(headers: dict[str, str]) -> tuple[str, dict[str, str], dict[str, str], dict[str, str]]:
     """(Content-Type, stored standard headers, user metadata, extra) of a write."""
     for name in UNSUPPORTED_WRITE_HEADERS:
         if name in headers:
@@ -85,7 +85,7 @@ def _stored_headers(headers: dict[str, str]) -> tuple[str, dict[str, str], dict[
     return headers.get("content-type") or "binary/octet-stream", stored, user, extra
 
 
-def _bucket_default(ctx: Ctx) -> SseRequest | None:
+def bucket_default_sse(ctx: Ctx) -> SseRequest | None:
     config = ctx.state.storage.bucket(ctx.bucket).config.get("encryption")
     return SseRequest.from_bucket_default(config) if config else None
 
@@ -97,8 +97,8 @@ async def put_object(ctx: Ctx) -> Response:
     for name in ("if-match", "if-none-match"):  # S3's conditional writes: not here yet
         if name in headers:
             raise S3Error("NotImplemented", elements={"Header": name})
-    content_type, stored, user, extra = _stored_headers(headers)
-    bucket_default = _bucket_default(ctx)  # NoSuchBucket before the body is read
+    content_type, stored, user, extra = stored_headers(headers)
+    bucket_default = bucket_default_sse(ctx)  # NoSuchBucket before the body is read
     sse = parse_write_sse(
         headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
         signature_version=ctx.signature_version,

@@ -104,10 +104,10 @@ async def post_object(ctx: Ctx) -> Response:
                                              region=state.config.region)
     ctx.auth, ctx.key = auth, key
     objects.check_key(key)
-    content_type, stored, user, extra = objects._stored_headers(form)
+    content_type, stored, user, extra = objects.stored_headers(form)
     sse = parse_write_sse(form, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
                           signature_version=auth.signature_version)
-    writer = state.encryption.begin_write(sse, objects._bucket_default(ctx), bucket=ctx.bucket, key=key,
+    writer = state.encryption.begin_write(sse, objects.bucket_default_sse(ctx), bucket=ctx.bucket, key=key,
                                           signature_version=auth.signature_version)
     low, high = length_range if length_range is not None else (0, MAX_FILE)
     high = min(high, MAX_FILE)
