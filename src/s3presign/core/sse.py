@@ -42,14 +42,14 @@ SSE_TABLE: dict[str, ModeRule] = {
         "aws:kms",
         False,
         "SSE-KMS requires Signature Version 4 (S3 answers InvalidArgument to a SigV2 "
-        "request that writes or reads a KMS-encrypted object); use signature_version='v4'",
+        "request that writes or reads a KMS-encrypted object); use signature_version='v4' (CLI: --signature-version v4)",
     ),
     "dsse": ModeRule(
         "DSSE-KMS (aws:kms:dsse)",
         "aws:kms:dsse",
         False,
         "DSSE-KMS requires Signature Version 4 (S3 answers InvalidArgument to a SigV2 "
-        "request that writes or reads a KMS-encrypted object); use signature_version='v4'",
+        "request that writes or reads a KMS-encrypted object); use signature_version='v4' (CLI: --signature-version v4)",
     ),
     "c": ModeRule("SSE-C, key supplied at use", None, True),
     "c-key": ModeRule(
@@ -58,7 +58,7 @@ SSE_TABLE: dict[str, ModeRule] = {
         False,
         "an SSE-C key fixed at signing requires Signature Version 4: SigV2 leaves the "
         "key-MD5 header out of the signature, so the URL could not be bound to the key; "
-        "use signature_version='v4', or SSE.customer() without a key to let whoever uses "
+        "use signature_version='v4' (CLI: --signature-version v4), or SSE.customer() without a key to let whoever uses "
         "the URL supply it",
     ),
 }
