@@ -64,22 +64,6 @@ def canonical_query(encoded_pairs: Iterable[tuple[str, str]]) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(encoded_pairs))
 
 
-def split_query(raw_query: str) -> list[tuple[str, str]]:
-    """Decode a received query string into (name, value) pairs, keeping order.
-
-    '+' is kept literal, as S3 does for signature purposes.
-    """
-    pairs: list[tuple[str, str]] = []
-    if not raw_query:
-        return pairs
-    for part in raw_query.split("&"):
-        if not part:
-            continue
-        name, _, value = part.partition("=")
-        pairs.append((unquote(name), unquote(value)))
-    return pairs
-
-
 def _recode(raw: str) -> str:
     """A received name or value in canonical encoding (decode only when escaped)."""
     return encode_value(unquote(raw) if "%" in raw else raw)

@@ -14,6 +14,8 @@ from urllib.parse import unquote
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Union
 
+from s3presign.core.verify import first_params
+
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -74,16 +76,9 @@ class Request:
     @property
     def query(self) -> dict[str, str]:
         """Decoded query parameters, first value of each ('+' stays literal, as in the
-        signature, which is what canonical.split_query does; this is its fast path)."""
+        signature): the verifier's own parsing, so both read a query the same way."""
         if self._query is None:
-            query: dict[str, str] = {}
-            for part in self.raw_query.split("&") if self.raw_query else ():
-                if part:
-                    name, _, value = part.partition("=")
-                    if "%" in name:
-                        name = unquote(name)
-                    if name not in query:
-                        query[name] = unquote(value) if "%" in value else value
+            query = first_params(self.raw_query)
             self._query = query
         return self._query
 
