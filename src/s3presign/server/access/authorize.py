@@ -2,7 +2,8 @@
 
 The order, for a requester who is an account (this server has no IAM users):
 
-1. an explicit Deny in the bucket policy refuses;
+1. an explicit Deny in the bucket policy refuses (except the owner's Get/Put/
+   DeleteBucketPolicy, which no policy can take away);
 2. the owner of the resource that governs the action is allowed (the bucket's owner
    for bucket actions and for writes and deletes of objects; the object's owner for
    reading an object or its ACL or tags; with BucketOwnerEnforced the bucket's owner
@@ -75,6 +76,9 @@ _OBJECT_CONTEXT = frozenset({
 })
 
 
+_LOCKOUT_PROOF = frozenset({"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"})
+
+
 def _is(who: RequestPrincipal, owner: acls.Owner) -> bool:
     return who.canonical_id is not None and who.canonical_id == owner.id
 
@@ -83,6 +87,10 @@ def authorize(check: Check, ctx: RequestContext, bucket: BucketAccess, obj: Obje
     """One check. ``bucket``: the bucket the resource lives in (a copy source's own
     bucket for its check); ``obj``: the existing object, if the action reads one."""
     who = ctx.principal
+    if check.action in _LOCKOUT_PROOF and _is(who, bucket.owner):
+        # AWS: the owning account's root can always get, put and delete the bucket
+        # policy, even when the policy denies it, so that no policy can lock it out.
+        return Verdict(True, "owner (bucket policy actions)")
     decision = evaluate(bucket.policy, ctx)
     if decision is Decision.DENY:
         return Verdict(False, "explicit deny in the bucket policy")
