@@ -159,6 +159,12 @@ def _parse_error(body: bytes) -> tuple[str | None, str]:
     return _text(root, "Code") or None, _text(root, "Message")
 
 
+def _pieces(body: bytes | bytearray | memoryview) -> Iterator[bytes]:
+    view = memoryview(body)
+    for i in range(0, len(view), _READ_PIECE):
+        yield bytes(view[i:i + _READ_PIECE])
+
+
 def _iso_epoch(stamp: str) -> float:
     from datetime import datetime
 
@@ -215,8 +221,7 @@ class S3BlobStore:
         cfg = self.config
         query = query or []
         path = self._url_path(key)
-        payload = body if isinstance(body, bytes) else bytes(body)
-        digest = hashlib.sha256(payload).hexdigest()
+        digest = hashlib.sha256(body).hexdigest()
         url = f"{self._scheme}://{self._netloc}{path}"
         if query:
             from s3presign.core.canonical import encode_query
@@ -232,8 +237,12 @@ class S3BlobStore:
                 method, self._host, path, query, dict(headers or {}), cfg.credentials, cfg.region,
                 payload_sha256=digest,
             )
+            if body:
+                signed["content-length"] = str(len(body))
             try:
-                request = self._http.build_request(method, url, headers=signed, content=payload)
+                # The body goes out in pieces from a generator: httpx's request/response objects
+                # form reference cycles, and a body they held would outlive the call until gc.
+                request = self._http.build_request(method, url, headers=signed, content=_pieces(body) if body else b"")
                 response = self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
@@ -401,12 +410,11 @@ class S3BlobWriter:
         if len(self._etags) >= MAX_PARTS:
             raise BlobBackendError(f"blob exceeds {MAX_PARTS} parts of {self._part_size} bytes")
         number = len(self._etags) + 1
-        part = bytes(self._buf)  # httpx sends bytes; the buffer is emptied before the upload
-        self._buf = bytearray()
         response = store._send(
             "PUT", self._key, [("partNumber", str(number)), ("uploadId", self._upload_id)],
-            {"content-length": str(len(part))}, part, what="UploadPart",
+            None, self._buf, what="UploadPart",
         )
+        self._buf = bytearray()
         etag = response.headers.get("etag")
         if not etag:
             raise BlobBackendError(f"blob backend returned no ETag for part {number}")
@@ -418,8 +426,7 @@ class S3BlobWriter:
         store = self._store
         try:
             if self._upload_id is None:
-                store._send("PUT", self._key, None, {"content-length": str(len(self._buf))}, self._buf,
-                            what="PutObject")
+                store._send("PUT", self._key, None, None, self._buf, what="PutObject")
             else:
                 if self._buf:
                     self._flush_part()
@@ -486,7 +493,8 @@ class S3BlobReader:
                 start = offset
                 try:
                     for chunk in response.iter_raw(_READ_PIECE):
-                        chunk = chunk[: end - offset]
+                        if len(chunk) > end - offset:
+                            chunk = chunk[: end - offset]
                         offset += len(chunk)
                         yield chunk
                         if offset >= end:
