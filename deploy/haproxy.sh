@@ -112,7 +112,7 @@ LB_ENDPOINT=$scheme://127.0.0.1:$port
 LB_PORT=$port
 LB_PID=$(cat "$PIDF")
 LB_STATS_SOCKET=$DIR/haproxy.sock
-LB_BACKENDS=$*
+LB_BACKENDS=$(IFS=,; echo "$*")
 EOF
     log "$cmd: $scheme://127.0.0.1:$port -> $* (stop: $0 stop $DIR)"
     cat "$DIR/env" ;;
