@@ -24,6 +24,7 @@ import re
 import secrets
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
@@ -194,6 +195,15 @@ class S3BlobStore:
             trust_env=False,  # a proxy from the environment must not see the backend's traffic
         )
         self._lock = threading.Lock()
+        self._uploader: ThreadPoolExecutor | None = None
+
+    def _upload_pool(self) -> ThreadPoolExecutor:
+        # Parts go out on worker threads, so the caller fills the next part while one uploads.
+        with self._lock:
+            if self._uploader is None:
+                self._uploader = ThreadPoolExecutor(max(2, self.config.max_connections // 2),
+                                                    thread_name_prefix="blob-upload")
+            return self._uploader
 
     # ---------------------------------------------------------------- plumbing
     def key(self, name: str) -> str:
@@ -369,11 +379,14 @@ class S3BlobStore:
         return [_text(u, "Key") for u in _children(root, "Upload")]
 
     def close(self) -> None:
+        if self._uploader is not None:
+            self._uploader.shutdown(wait=True)
         self._http.close()
 
 
 class S3BlobWriter:
-    """Buffers one part; the first full part starts a multipart upload."""
+    """Buffers one part; the first full part starts a multipart upload. At most one part is in
+    flight (on a worker thread) while the next one fills: memory stays at two parts."""
 
     def __init__(self, store: S3BlobStore) -> None:
         self.name = secrets.token_hex(16)
@@ -383,6 +396,7 @@ class S3BlobWriter:
         self._part_size = store.config.part_size
         self._upload_id: str | None = None
         self._etags: list[str] = []
+        self._pending: Future | None = None
         self._done = False
         self.size = 0
 
@@ -407,18 +421,27 @@ class S3BlobWriter:
             self._upload_id = _text(SafeET.fromstring(response.content), "UploadId")
             if not self._upload_id:
                 raise BlobBackendError("blob backend returned no UploadId for CreateMultipartUpload")
-        if len(self._etags) >= MAX_PARTS:
+        number = len(self._etags) + (2 if self._pending is not None else 1)
+        if number > MAX_PARTS:
             raise BlobBackendError(f"blob exceeds {MAX_PARTS} parts of {self._part_size} bytes")
-        number = len(self._etags) + 1
-        response = store._send(
-            "PUT", self._key, [("partNumber", str(number)), ("uploadId", self._upload_id)],
-            None, self._buf, what="UploadPart",
+        part, self._buf = self._buf, bytearray()
+        self._wait_pending()
+        self._pending = store._upload_pool().submit(self._upload_part, number, part)
+
+    def _upload_part(self, number: int, part: bytearray) -> str:
+        response = self._store._send(
+            "PUT", self._key, [("partNumber", str(number)), ("uploadId", self._upload_id or "")],
+            None, part, what="UploadPart",
         )
-        self._buf = bytearray()
         etag = response.headers.get("etag")
         if not etag:
             raise BlobBackendError(f"blob backend returned no ETag for part {number}")
-        self._etags.append(etag)
+        return etag
+
+    def _wait_pending(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._etags.append(pending.result())
 
     def commit(self) -> int:
         if self._done:
@@ -430,6 +453,7 @@ class S3BlobWriter:
             else:
                 if self._buf:
                     self._flush_part()
+                self._wait_pending()
                 body = (
                     "<CompleteMultipartUpload>"
                     + "".join(f"<Part><PartNumber>{i}</PartNumber><ETag>{e}</ETag></Part>"
@@ -457,6 +481,12 @@ class S3BlobWriter:
             return
         self._done = True
         self._buf = bytearray()
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            try:
+                pending.result()  # the part must land before the upload is aborted, or it outlives it
+            except BaseException:  # noqa: BLE001 - the abort below is what matters
+                pass
         if self._upload_id is not None:
             upload, self._upload_id = self._upload_id, None
             try:
