@@ -1,0 +1,551 @@
+"""The blob contract (server.blobs) over an S3-compatible bucket (Ceph RGW, MinIO, AWS S3).
+
+Each blob is one object ``<prefix><name>``, ``name`` 32 random hex digits: the
+backend sees only ciphertext under opaque names. A writer buffers one part
+(``part_size``, 8 MiB by default): a blob that fits is one PutObject; a
+larger one streams through the multipart API, so memory stays at one part
+whatever the size. ``commit()`` returns once CompleteMultipartUpload (or the
+PutObject) has answered success, i.e. once the backend made the object
+durable and visible. Reads are ranged GETs.
+
+Requests are signed with the project's own SigV4 (core.sign_headers) and sent
+with one pooled httpx client. Connection errors, timeouts and 500/502/503/504
+are retried with exponential backoff; when the retries are spent the call
+raises :class:`BackendUnavailable`, which the server answers as S3's 503
+(clients retry). Any other refusal is a :class:`BlobBackendError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import secrets
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Mapping
+from urllib.parse import urlsplit
+
+import httpx
+from defusedxml import ElementTree as SafeET
+
+from s3presign.core.canonical import encode_key, host_header
+from s3presign.core.credentials import Credentials, load_profile, profile_region
+from s3presign.core.errors import PresignError
+from s3presign.core.sign_headers import sign_headers
+
+MiB = 1 << 20
+DEFAULT_PART_SIZE = 8 * MiB
+MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
+MAX_PARTS = 10000
+_READ_PIECE = 1 * MiB
+_NAME = re.compile(r"[0-9a-f]{32}")
+_RETRY_STATUS = frozenset({500, 502, 503, 504})
+_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+
+class BlobBackendError(OSError):
+    """The backend refused a request (status, S3 error code and message as it sent them)."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class BackendUnavailable(BlobBackendError):
+    """The backend cannot be reached or is overloaded (after retries): answer 503, let clients retry."""
+
+
+@dataclass(frozen=True)
+class S3BlobConfig:
+    endpoint: str  # scheme://host[:port], no path
+    bucket: str
+    credentials: Credentials = field(repr=False)
+    prefix: str = ""
+    region: str = "us-east-1"
+    part_size: int = DEFAULT_PART_SIZE
+    addressing_style: str = "path"  # "path" (RGW, MinIO) or "virtual" (bucket.host)
+    verify: str | bool = True  # CA bundle path, or False for a self-signed test backend
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    retries: int = 4  # attempts after the first
+    backoff: float = 0.1  # seconds before the first retry, doubled each time
+    max_connections: int = 32
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+            raise PresignError(
+                f"blob endpoint {self.endpoint!r} must look like http(s)://HOST[:PORT]; set --blob-endpoint"
+            )
+        if not self.bucket:
+            raise PresignError("no blob bucket; set --blob-bucket")
+        if self.prefix.startswith("/"):
+            raise PresignError(f"blob prefix {self.prefix!r} must not start with '/'")
+        if not MIN_PART_SIZE <= self.part_size <= 5 * 1024 * MiB:
+            raise PresignError(f"blob part size must be between 5 MiB and 5 GiB, got {self.part_size}")
+        if self.addressing_style not in ("path", "virtual"):
+            raise PresignError("addressing style must be 'path' or 'virtual'")
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        bucket: str,
+        endpoint: str | None = None,
+        prefix: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        session_token: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        **options: object,
+    ) -> "S3BlobConfig":
+        """Explicit values first, then as the AWS CLI resolves them: AWS_ENDPOINT_URL_S3,
+        AWS_ENDPOINT_URL, the profile's endpoint_url; AWS_REGION, AWS_DEFAULT_REGION, the
+        profile's region; the environment's keys, else the profile's; AWS_CA_BUNDLE or the
+        profile's ca_bundle for TLS."""
+        env = os.environ if environ is None else environ
+        try:
+            prof = load_profile(profile, env)
+        except PresignError:
+            if profile is not None:
+                raise
+            prof = {}
+        endpoint = (
+            endpoint or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or prof.get("endpoint_url")
+        )
+        if not endpoint:
+            region_ = region or profile_region(profile, env) or "us-east-1"
+            endpoint = f"https://s3.{region_}.amazonaws.com"
+        if access_key or secret_key:
+            creds = Credentials(access_key or "", secret_key or "", session_token)
+        else:
+            creds = Credentials.resolve(profile, env)
+        if "verify" not in options:
+            ca = env.get("AWS_CA_BUNDLE") or prof.get("ca_bundle")
+            if ca:
+                options["verify"] = ca
+        return cls(
+            endpoint=endpoint.rstrip("/"), bucket=bucket, credentials=creds, prefix=prefix or "",
+            region=region or profile_region(profile, env) or "us-east-1", **options,  # type: ignore[arg-type]
+        )
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _children(elem, name: str):
+    return [c for c in elem if _local(c.tag) == name]
+
+
+def _text(elem, name: str, default: str = "") -> str:
+    for c in elem:
+        if _local(c.tag) == name:
+            return c.text or ""
+    return default
+
+
+def _parse_error(body: bytes) -> tuple[str | None, str]:
+    try:
+        root = SafeET.fromstring(body)
+    except Exception:  # noqa: BLE001 - a proxy's HTML page, an empty body...
+        return None, body[:200].decode("utf-8", "replace")
+    return _text(root, "Code") or None, _text(root, "Message")
+
+
+def _pieces(body: bytes | bytearray | memoryview) -> Iterator[bytes]:
+    view = memoryview(body)
+    for i in range(0, len(view), _READ_PIECE):
+        yield bytes(view[i:i + _READ_PIECE])
+
+
+def _iso_epoch(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+class S3BlobStore:
+    """Blobs as objects under ``config.prefix`` in ``config.bucket``."""
+
+    def __init__(self, config: S3BlobConfig, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.config = config
+        parts = urlsplit(config.endpoint)
+        self._scheme = parts.scheme
+        if config.addressing_style == "virtual":
+            netloc = f"{config.bucket}.{parts.netloc}"
+            self._base_path = ""
+        else:
+            netloc = parts.netloc
+            self._base_path = "/" + encode_key(config.bucket)
+        self._netloc = netloc
+        self._host = host_header(parts.scheme, netloc)
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout, pool=config.read_timeout),
+            limits=httpx.Limits(max_connections=config.max_connections, max_keepalive_connections=config.max_connections),
+            verify=config.verify,
+            transport=transport,
+            trust_env=False,  # a proxy from the environment must not see the backend's traffic
+        )
+        self._lock = threading.Lock()
+        self._uploader: ThreadPoolExecutor | None = None
+
+    def _upload_pool(self) -> ThreadPoolExecutor:
+        # Parts go out on worker threads, so the caller fills the next part while one uploads.
+        with self._lock:
+            if self._uploader is None:
+                self._uploader = ThreadPoolExecutor(max(2, self.config.max_connections // 2),
+                                                    thread_name_prefix="blob-upload")
+            return self._uploader
+
+    # ---------------------------------------------------------------- plumbing
+    def key(self, name: str) -> str:
+        return self.config.prefix + name
+
+    def _url_path(self, key: str | None) -> str:
+        if key is None:
+            return self._base_path + "/" if self._base_path else "/"
+        return f"{self._base_path}/{encode_key(key)}"
+
+    def _send(
+        self,
+        method: str,
+        key: str | None,
+        query: list[tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | bytearray | memoryview = b"",
+        *,
+        ok: tuple[int, ...] = (200,),
+        stream: bool = False,
+        what: str = "",
+    ) -> httpx.Response:
+        """One signed request, retried on connection errors and 5xx; returns the response
+        (unread if ``stream``) or raises. 404s are returned when listed in ``ok``."""
+        cfg = self.config
+        query = query or []
+        path = self._url_path(key)
+        digest = hashlib.sha256(body).hexdigest()
+        url = f"{self._scheme}://{self._netloc}{path}"
+        if query:
+            from s3presign.core.canonical import encode_query
+
+            url += "?" + encode_query(query)
+        delay = cfg.backoff
+        last: str = ""
+        for attempt in range(cfg.retries + 1):
+            if attempt:
+                time.sleep(delay)
+                delay *= 2
+            signed = sign_headers(
+                method, self._host, path, query, dict(headers or {}), cfg.credentials, cfg.region,
+                payload_sha256=digest,
+            )
+            if body:
+                signed["content-length"] = str(len(body))
+            try:
+                # The body goes out in pieces from a generator: httpx's request/response objects
+                # form reference cycles, and a body they held would outlive the call until gc.
+                request = self._http.build_request(method, url, headers=signed, content=_pieces(body) if body else b"")
+                response = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code in ok:
+                return response
+            if stream:
+                response.read()
+            response.close()
+            code, message = _parse_error(response.content) if method != "HEAD" else (None, "")
+            if response.status_code in _RETRY_STATUS:
+                last = f"{response.status_code} {code or ''} {message}".strip()
+                continue
+            raise BlobBackendError(
+                f"blob backend refused {what or method} {key or ''}: {response.status_code} {code or ''} {message}".strip(),
+                status=response.status_code, code=code,
+            )
+        raise BackendUnavailable(
+            f"blob backend {cfg.endpoint} unavailable for {what or method} after {cfg.retries + 1} attempts: {last}",
+            status=503, code="ServiceUnavailable",
+        )
+
+    # ---------------------------------------------------------------- contract
+    def create(self) -> "S3BlobWriter":
+        return S3BlobWriter(self)
+
+    def open(self, name: str) -> "S3BlobReader":
+        if not _NAME.fullmatch(name):  # a name from the metadata never becomes an arbitrary key
+            raise FileNotFoundError(name)
+        response = self._send("HEAD", self.key(name), ok=(200, 404), what="HeadObject")
+        if response.status_code == 404:
+            raise FileNotFoundError(name)
+        return S3BlobReader(self, name, int(response.headers["content-length"]), response.headers.get("etag"))
+
+    def delete(self, name: str) -> None:
+        if _NAME.fullmatch(name):
+            self._send("DELETE", self.key(name), ok=(200, 204, 404), what="DeleteObject")
+
+    def sweep(self, referenced: Iterable[str] | None, older_than: float) -> int:
+        cutoff = time.time() - older_than
+        gone = 0
+        prefix = self.config.prefix
+        # Leftover multipart uploads (a writer that crashed before commit or abort)
+        key_marker = upload_marker = ""
+        while True:
+            q = [("uploads", ""), ("prefix", prefix)]
+            if key_marker:
+                q += [("key-marker", key_marker), ("upload-id-marker", upload_marker)]
+            root = SafeET.fromstring(self._send("GET", None, q, what="ListMultipartUploads").content)
+            for up in _children(root, "Upload"):
+                key = _text(up, "Key")
+                if _NAME.fullmatch(key[len(prefix):]) and key.startswith(prefix) \
+                        and _iso_epoch(_text(up, "Initiated")) <= cutoff:
+                    self._send("DELETE", key, [("uploadId", _text(up, "UploadId"))], ok=(200, 204, 404),
+                               what="AbortMultipartUpload")
+                    gone += 1
+            if _text(root, "IsTruncated") != "true":
+                break
+            key_marker, upload_marker = _text(root, "NextKeyMarker"), _text(root, "NextUploadIdMarker")
+            if not key_marker:
+                break
+        if referenced is None:
+            return gone
+        keep = referenced if isinstance(referenced, (set, frozenset)) else set(referenced)
+        token = ""
+        while True:
+            q = [("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")]
+            if token:
+                q.append(("continuation-token", token))
+            root = SafeET.fromstring(self._send("GET", None, q, what="ListObjectsV2").content)
+            doomed = []
+            for obj in _children(root, "Contents"):
+                key = _text(obj, "Key")
+                name = key[len(prefix):]
+                if _NAME.fullmatch(name) and name not in keep and _iso_epoch(_text(obj, "LastModified")) <= cutoff:
+                    doomed.append(key)
+            gone += self._delete_many(doomed)
+            token = _text(root, "NextContinuationToken")
+            if _text(root, "IsTruncated") != "true" or not token:
+                break
+        return gone
+
+    def _delete_many(self, keys: list[str]) -> int:
+        """DeleteObjects (quiet): one request per 1000 keys."""
+        if not keys:
+            return 0
+        from s3presign.server.xml import escape
+
+        body = (
+            "<Delete><Quiet>true</Quiet>"
+            + "".join(f"<Object><Key>{escape(k)}</Key></Object>" for k in keys)
+            + "</Delete>"
+        ).encode()
+        md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+        response = self._send("POST", None, [("delete", "")], {"content-md5": md5, "content-type": "application/xml"},
+                              body, what="DeleteObjects")
+        errors = _children(SafeET.fromstring(response.content), "Error")
+        failed = [e for e in errors if _text(e, "Code") != "NoSuchKey"]
+        if failed:
+            raise BlobBackendError(
+                f"blob backend refused to delete {len(failed)} blob(s): {_text(failed[0], 'Code')} "
+                f"{_text(failed[0], 'Message')}", code=_text(failed[0], "Code"),
+            )
+        return len(keys) - len(failed)
+
+    def names(self) -> Iterator[str]:
+        """Every committed blob (for tests and checks)."""
+        prefix, token = self.config.prefix, ""
+        while True:
+            q = [("list-type", "2"), ("prefix", prefix)] + ([("continuation-token", token)] if token else [])
+            root = SafeET.fromstring(self._send("GET", None, q, what="ListObjectsV2").content)
+            for obj in _children(root, "Contents"):
+                name = _text(obj, "Key")[len(prefix):]
+                if _NAME.fullmatch(name):
+                    yield name
+            token = _text(root, "NextContinuationToken")
+            if _text(root, "IsTruncated") != "true" or not token:
+                return
+
+    def pending_uploads(self) -> list[str]:
+        """Keys of multipart uploads in progress under the prefix (for tests and checks)."""
+        q = [("uploads", ""), ("prefix", self.config.prefix)]
+        root = SafeET.fromstring(self._send("GET", None, q, what="ListMultipartUploads").content)
+        return [_text(u, "Key") for u in _children(root, "Upload")]
+
+    def close(self) -> None:
+        if self._uploader is not None:
+            self._uploader.shutdown(wait=True)
+        self._http.close()
+
+
+class S3BlobWriter:
+    """Buffers one part; the first full part starts a multipart upload. At most one part is in
+    flight (on a worker thread) while the next one fills: memory stays at two parts."""
+
+    def __init__(self, store: S3BlobStore) -> None:
+        self.name = secrets.token_hex(16)
+        self._store = store
+        self._key = store.key(self.name)
+        self._buf = bytearray()
+        self._part_size = store.config.part_size
+        self._upload_id: str | None = None
+        self._etags: list[str] = []
+        self._pending: Future | None = None
+        self._done = False
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._done:
+            raise ValueError("blob writer already committed or aborted")
+        view = memoryview(data)
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
+        self.size += len(view)
+        while view:
+            room = self._part_size - len(self._buf)
+            self._buf += view[:room]
+            view = view[room:]
+            if len(self._buf) >= self._part_size:
+                self._flush_part()
+
+    def _flush_part(self) -> None:
+        store = self._store
+        if self._upload_id is None:
+            response = store._send("POST", self._key, [("uploads", "")], what="CreateMultipartUpload")
+            self._upload_id = _text(SafeET.fromstring(response.content), "UploadId")
+            if not self._upload_id:
+                raise BlobBackendError("blob backend returned no UploadId for CreateMultipartUpload")
+        number = len(self._etags) + (2 if self._pending is not None else 1)
+        if number > MAX_PARTS:
+            raise BlobBackendError(f"blob exceeds {MAX_PARTS} parts of {self._part_size} bytes")
+        part, self._buf = self._buf, bytearray()
+        self._wait_pending()
+        self._pending = store._upload_pool().submit(self._upload_part, number, part)
+
+    def _upload_part(self, number: int, part: bytearray) -> str:
+        response = self._store._send(
+            "PUT", self._key, [("partNumber", str(number)), ("uploadId", self._upload_id or "")],
+            None, part, what="UploadPart",
+        )
+        etag = response.headers.get("etag")
+        if not etag:
+            raise BlobBackendError(f"blob backend returned no ETag for part {number}")
+        return etag
+
+    def _wait_pending(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._etags.append(pending.result())
+
+    def commit(self) -> int:
+        if self._done:
+            raise ValueError("blob writer already committed or aborted")
+        store = self._store
+        try:
+            if self._upload_id is None:
+                store._send("PUT", self._key, None, None, self._buf, what="PutObject")
+            else:
+                if self._buf:
+                    self._flush_part()
+                self._wait_pending()
+                body = (
+                    "<CompleteMultipartUpload>"
+                    + "".join(f"<Part><PartNumber>{i}</PartNumber><ETag>{e}</ETag></Part>"
+                              for i, e in enumerate(self._etags, 1))
+                    + "</CompleteMultipartUpload>"
+                ).encode()
+                response = store._send("POST", self._key, [("uploadId", self._upload_id)],
+                                       {"content-type": "application/xml"}, body, what="CompleteMultipartUpload")
+                # S3 may answer 200 and put the failure in the body (the request ran long)
+                root = SafeET.fromstring(response.content)
+                if _local(root.tag) == "Error":
+                    code, message = _text(root, "Code"), _text(root, "Message")
+                    if code in ("InternalError", "SlowDown", "ServiceUnavailable"):
+                        raise BackendUnavailable(f"CompleteMultipartUpload: {code} {message}", status=503, code=code)
+                    raise BlobBackendError(f"CompleteMultipartUpload: {code} {message}", code=code)
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        self._buf = bytearray()
+        return self.size
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._buf = bytearray()
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            try:
+                pending.result()  # the part must land before the upload is aborted, or it outlives it
+            except BaseException:  # noqa: BLE001 - the abort below is what matters
+                pass
+        if self._upload_id is not None:
+            upload, self._upload_id = self._upload_id, None
+            try:
+                self._store._send("DELETE", self._key, [("uploadId", upload)], ok=(200, 204, 404),
+                                  what="AbortMultipartUpload")
+            except BlobBackendError:
+                pass  # sweep() removes uploads left behind
+
+
+class S3BlobReader:
+    def __init__(self, store: S3BlobStore, name: str, size: int, etag: str | None) -> None:
+        self._store = store
+        self._key = store.key(name)
+        self.size = size
+        self._etag = etag
+        self._closed = False
+
+    def _get(self, start: int, end: int, *, stream: bool) -> httpx.Response:
+        # identity: the bytes are ciphertext, and a decoded body would break the ranges
+        headers = {"range": f"bytes={start}-{end - 1}", "accept-encoding": "identity"}
+        if self._etag:
+            headers["if-match"] = self._etag  # blobs are immutable: anything else is a different blob
+        return self._store._send("GET", self._key, None, headers, ok=(206, 200), stream=stream, what="GetObject")
+
+    def read(self, offset: int, length: int) -> Iterator[bytes]:
+        end = min(offset + length, self.size)
+        stalls = 0
+        try:
+            while offset < end:
+                if stalls > self._store.config.retries:
+                    raise BackendUnavailable(f"blob {self._key}: the backend keeps cutting the stream",
+                                             status=503, code="ServiceUnavailable")
+                response = self._get(offset, end, stream=True)
+                start = offset
+                try:
+                    for chunk in response.iter_raw(_READ_PIECE):
+                        if len(chunk) > end - offset:
+                            chunk = chunk[: end - offset]
+                        offset += len(chunk)
+                        yield chunk
+                        if offset >= end:
+                            break
+                except httpx.TransportError:
+                    # a broken stream resumes with a new ranged GET from where it stopped;
+                    # a backend that is gone makes that GET raise BackendUnavailable
+                    stalls = 0 if offset > start else stalls + 1
+                    continue
+                finally:
+                    response.close()
+                if offset < end:
+                    raise BlobBackendError(f"blob {self._key} ended at {offset}, expected {end} bytes")
+        finally:
+            self.close()
+
+    def pread(self, offset: int, length: int) -> bytes:
+        end = min(offset + length, self.size)
+        if offset >= end:
+            return b""
+        return self._get(offset, end, stream=False).content[: end - offset]
+
+    def close(self) -> None:
+        self._closed = True
