@@ -121,7 +121,11 @@ def build_presigner(
 ) -> Presigner:
     from s3presign.core.config import service_endpoint
 
-    credentials = Credentials.resolve(profile)
+    import sys
+
+    # an assume-role profile with mfa_serial: ask on the terminal, never from a pipe
+    prompt = (lambda serial: click.prompt(f"MFA code for {serial}", err=True)) if sys.stdin.isatty() else None
+    credentials = Credentials.resolve(profile, mfa_prompt=prompt)
     region = region or profile_region(profile) or "us-east-1"
     if endpoint_url is None:
         endpoint_url = service_endpoint("s3", profile)
