@@ -289,3 +289,25 @@ def test_endpoint_settings_precedence(http_endpoint, home):
     out = cli_env(home, {**env, "AWS_REGION": http_endpoint.region}, "url", "GET", f"s3://{bucket}/k", "--profile", "local")
     assert out.returncode == 0, out.stderr
     assert httpx.get(out.stdout.strip(), timeout=30).content == b"via services"
+
+
+def test_long_upload_refreshes_credentials(http_endpoint, home, standin, tmp_path):
+    """A multipart upload with credentials close to expiry signs its later requests
+    with refreshed ones (each refresh is a real call to the container endpoint)."""
+    from s3presign.client.transfer import multipart_upload
+
+    standin.lifetime = 200  # inside the refresh margin: every step refreshes
+    env = env_for(home, AWS_CONTAINER_CREDENTIALS_FULL_URI=standin.url + "/creds/full",
+                  AWS_CONTAINER_AUTHORIZATION_TOKEN="ctok")
+    creds = Credentials.resolve(None, env)
+    calls = len(standin.calls)
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(11 * 1024 * 1024))
+    bucket = new_bucket(http_endpoint)
+    presigner = Presigner(creds, http_endpoint.region, endpoint_url=http_endpoint.url, addressing_style="path")
+    with httpx.Client(timeout=60) as client:
+        done = multipart_upload(client, presigner, bucket, "big.bin", str(path), part_size=5 * 1024 * 1024,
+                                concurrency=1, progress=False)
+    assert done.parts == 3 and len(standin.calls) - calls >= 4  # 3 parts + complete
+    got = http_endpoint.client().get_object(Bucket=bucket, Key="big.bin")["Body"].read()
+    assert got == path.read_bytes()

@@ -618,6 +618,12 @@ class Presigner:
             upload_id=upload_id, sse=sse, expires_in=expires_in, now=now,
         )
 
+    def with_credentials(self, credentials: Credentials) -> "Presigner":
+        """The same presigner (region, endpoint, style, version) for other credentials,
+        e.g. ``credentials.refresh()`` during a long transfer."""
+        return Presigner(credentials, self.region, self.endpoint_url, self.addressing_style,
+                         self.signature_version, self.cap_expiry)
+
     # --- bucket-level requests --------------------------------------------------------
     def presign_list_objects(
         self,
