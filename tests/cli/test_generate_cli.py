@@ -60,7 +60,13 @@ def test_fixed_key_from_file(tmp_path):
     [
         (["url", "PUT", "s3://my-bucket/k", "--sse", "kms", "--signature-version", "v2"], "Signature Version 4"),
         (["url", "GET", "s3://my-bucket/k", "--expires-in", "-1"], "1 to 604800"),
-        (["url", "GET", "s3://my-bucket/"], "object key"),
+        (["url", "PUT", "s3://my-bucket/"], "object key"),
+        (["url", "GET", "s3://my-bucket/k", "--expires-in", "8d"], "604800"),
+        (["url", "GET", "s3://my-bucket/k", "--expires-in", "1 hour"], "15m"),
+        (["url", "PUT", "s3://my-bucket/k", "--checksum", "md4:AAAA"], "sha256"),
+        (["url", "PUT", "s3://my-bucket/k", "--checksum", "sha256"], "--for-file"),
+        (["url", "PUT", "s3://my-bucket/k", "--content-md5", "nope"], "base64"),
+        (["url", "GET", "s3://my-bucket/k", "--content-length", "3"], "PUT"),
         (["url", "GET", "my-bucket/k"], "s3://BUCKET/KEY"),
         (["url", "GET", "s3://My_Bucket/k"], "bucket naming rules"),
         (["url", "PUT", "s3://my-bucket/k", "--sse", "c-key", "--sse-c-key-file", "/nonexistent"], "cannot read"),
@@ -80,7 +86,7 @@ def test_missing_credentials_is_one_line(tmp_path):
     env = {k: v for k, v in ENV.items() if not k.startswith("AWS_ACCESS") and not k.startswith("AWS_SECRET")}
     env["HOME"] = str(tmp_path)
     out = run("url", "GET", "s3://my-bucket/k", env=env)
-    assert out.returncode == 2 and "Traceback" not in out.stderr and "profile 'default' not found" in out.stderr
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "no AWS credentials found" in out.stderr
 
 
 def test_profile_credentials_and_region(tmp_path):

@@ -84,3 +84,41 @@ def test_date_and_scope():
 def test_not_a_presigned_url(url):
     with pytest.raises(PresignError):
         inspect_url(url)
+
+
+def test_js_sdk_empty_body_checksum_in_a_put_url():
+    """What aws-sdk-js-v3 makes by default (#6994): the CRC32 of an empty body, hoisted into the query."""
+    url = aws().presign("PUT", "my-bucket", "k", now=NOW, query=None).url
+    url = url.replace("X-Amz-Algorithm", "x-amz-checksum-crc32=AAAAAA%3D%3D&x-amz-sdk-checksum-algorithm=CRC32&X-Amz-Algorithm")
+    report = inspect_url(url, method="PUT", now=NOW)
+    assert "js-sdk-empty-checksum" in codes(report, "warning")
+    assert "#6994" in next(f.message for f in report.findings if f.code == "js-sdk-empty-checksum")
+    # signed as a header, too
+    signed = aws().presign("PUT", "my-bucket", "k", now=NOW, checksum=("crc32", "AAAAAA=="))
+    report = inspect_url(signed.url, method="PUT", headers=signed.headers, now=NOW)
+    assert "js-sdk-empty-checksum" in codes(report, "warning")
+    real = aws().presign("PUT", "my-bucket", "k", now=NOW, checksum=("crc32", "y/Q5Jg=="))
+    assert "js-sdk-empty-checksum" not in codes(inspect_url(real.url, method="PUT", headers=real.headers, now=NOW), "warning")
+
+
+def test_ssec_write_blocked_on_new_aws_buckets():
+    put = aws().presign("PUT", "my-bucket", "k", sse=SSE.customer(), now=NOW)
+    report = inspect_url(put.url, method="PUT", headers=put.headers, now=NOW)
+    finding = next(f for f in report.findings if f.code == "ssec-blocked")
+    assert "April 2026" in finding.message and "BlockedEncryptionTypes NONE" in finding.message
+    get = aws().presign("GET", "my-bucket", "k", sse=SSE.customer(), now=NOW)
+    assert "ssec-blocked" not in codes(inspect_url(get.url, method="GET", headers=get.headers, now=NOW), "warning")
+    local = Presigner(CREDS, "us-east-1", endpoint_url="https://127.0.0.1:9000").presign(
+        "PUT", "my-bucket", "k", sse=SSE.customer(), now=NOW)
+    assert "ssec-blocked" not in codes(inspect_url(local.url, method="PUT", headers=local.headers, now=NOW), "warning")
+
+
+def test_session_token_is_reported_and_long_expiry_flagged():
+    temp = Credentials("ASIAEXAMPLE", "secret", "token")
+    url = Presigner(temp, "eu-west-1").presign("GET", "my-bucket", "k", now=NOW, expires_in="2d").url
+    finding = next(f for f in inspect_url(url, now=NOW).findings if f.code == "session-token")
+    assert "STS temporary credentials" in finding.message and "dies early" in finding.message
+    short = Presigner(temp, "eu-west-1").presign("GET", "my-bucket", "k", now=NOW, expires_in="1h").url
+    finding = next(f for f in inspect_url(short, now=NOW).findings if f.code == "session-token")
+    assert "dies early" not in finding.message
+    assert "session-token" not in codes(inspect_url(aws().presign("GET", "my-bucket", "k", now=NOW).url, now=NOW), "warning")

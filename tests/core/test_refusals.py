@@ -133,7 +133,9 @@ def test_kms_context_is_serialised_for_the_caller():
 def test_curl_and_dict_forms():
     request = V4.presign("PUT", "bucket", "k", sse=SSE.customer(), now=1767225600)
     curl = request.to_curl("file.bin")
-    assert curl.startswith("curl --fail-with-body -X PUT")
+    lines = curl.splitlines()
+    assert lines[1].startswith("SSE_C_KEY_B64=$(base64 < key.bin") and "openssl dgst -md5" in lines[2]
+    assert lines[-1].startswith("curl --fail-with-body -X PUT")
     assert "x-amz-server-side-encryption-customer-algorithm: AES256" in curl
     assert "$SSE_C_KEY_B64" in curl and "--upload-file file.bin" in curl
     data = request.to_dict()

@@ -932,6 +932,7 @@ def inspect_url(
         send=_headers_to_send(u, sent),
     )
     _static_checks(report, region, endpoint_url, addressing_style)
+    _advisory_checks(report)
     if secret_key:
         _signature_checks(report, secret_key, access_key)
     if error is not None:
@@ -939,6 +940,54 @@ def inspect_url(
     report.canonical_request = canonical_request(u, report.method, sent)
     report.string_to_sign = string_to_sign(u, report.method, sent)
     return report
+
+
+# --- advice: what S3 does to a URL that is well-formed ------------------------------------
+
+EMPTY_CRC32 = "AAAAAA=="  # base64 of the CRC32 of zero bytes
+STS_MAX_SESSION = 43200  # 12 h: the longest an assumed-role session lasts
+
+
+def _advisory_checks(r: Report) -> None:
+    """Rules about how a valid URL still fails: each in its own function."""
+    _js_sdk_empty_checksum(r)
+    _ssec_write_blocked(r)
+    _temporary_credentials(r)
+
+
+def _js_sdk_empty_checksum(r: Report) -> None:
+    from s3presign.client.advice import JS_SDK_EMPTY_CHECKSUM
+
+    u = r.url
+    lower = {k.lower(): v for k, v in u.params.items()}
+    value = lower.get("x-amz-checksum-crc32")
+    if value is None and u.signed_headers and "x-amz-checksum-crc32" in u.signed_headers:
+        value = r.headers.get("x-amz-checksum-crc32")
+    if value == EMPTY_CRC32 and (r.method in ("PUT", "POST") or not r.method_known):
+        r.add("warning", "js-sdk-empty-checksum", JS_SDK_EMPTY_CHECKSUM.format(value=value),
+              "sign again without a checksum, or with the checksum of the real body (s3presign url --for-file)")
+
+
+def _ssec_write_blocked(r: Report) -> None:
+    from s3presign.client.advice import SSEC_BLOCKED_ON_NEW_BUCKETS
+
+    if r.sse_mode in ("c", "c-key") and r.url.aws and (r.method in ("PUT", "POST") or not r.method_known):
+        r.add("warning", "ssec-blocked", SSEC_BLOCKED_ON_NEW_BUCKETS,
+              "aws s3api put-bucket-encryption with BlockedEncryptionTypes NONE, or use SSE-KMS")
+
+
+def _temporary_credentials(r: Report) -> None:
+    u = r.url
+    if not u.session_token:
+        return
+    kind = "STS temporary credentials" if u.access_key.startswith("ASIA") else "temporary credentials"
+    message = (f"signed with {kind} (a session token is in the URL): it stops working when they expire, "
+               "whatever its expiry says")
+    if u.max_age is not None and u.max_age > STS_MAX_SESSION:
+        message += (f"; X-Amz-Expires {u.max_age} s is longer than any role session lasts (12 h), "
+                    "so this URL dies early")
+    r.add("warning", "session-token", message,
+          "for a long-lived URL sign with long-term keys (an IAM user), or accept the credentials' lifetime")
 
 
 def hints(report: Report, limit: int = 2) -> list[str]:

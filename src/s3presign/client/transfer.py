@@ -680,7 +680,8 @@ def multipart_upload(
     if not upload_id:
         raise TransferError("CreateMultipartUpload answered without an UploadId")
     sse_answer = _sse_of(response.headers)
-    signed = plan.for_upload(upload_id)
+    signer = _RefreshingPlan(presigner, plan.for_upload(upload_id), bucket, key, size, part_size, sse, upload_id)
+    signed = signer.plan
     cancel = threading.Event()
     etags: dict[int, str] = {}
     digests: dict[int, bytes] = {}
@@ -688,7 +689,7 @@ def multipart_upload(
     try:
         with _sigterm_as_interrupt(), Progress(f"upload {os.path.basename(path)}", size, progress) as bar:
             def upload_part(part: Any) -> None:
-                request = Request.from_presigned(part.request, customer_key)
+                request = Request.from_presigned(signer.current().parts[part.part_number - 1].request, customer_key)
                 response, md5 = send_file(client, request, path, part.offset, part.size, bar, retries=retries,
                                           cancel=cancel, check_md5=md5_parts)
                 etag = response.headers.get("etag")
@@ -710,12 +711,12 @@ def multipart_upload(
                     for future in futures:
                         future.cancel()
             body = _complete_body(etags)
-            complete = Request.from_presigned(signed.complete, customer_key)
+            complete = Request.from_presigned(signer.current().complete, customer_key)
             response = _simple(client, complete, retries=retries, body=body)
     except BaseException as exc:
         cancel.set()
         with _no_interrupts():
-            aborted = _abort(client, Request.from_presigned(signed.abort), retries, upload_id, exc)
+            aborted = _abort(client, Request.from_presigned(signer.current().abort), retries, upload_id, exc)
         if aborted and isinstance(exc, TransferError):
             exc.hints.append(f"the multipart upload {upload_id} was aborted, nothing left behind")
         elif aborted and on_abort is not None:
@@ -729,6 +730,35 @@ def multipart_upload(
             raise TransferError(f"the object's ETag {etag} does not match the parts sent ({combined}-{len(digests)})")
         md5_checked = True
     return Uploaded(size, len(signed.parts), etag, md5_checked, sse_answer, upload_id)
+
+
+# Temporary credentials this close to their expiry are refreshed before the next request.
+REFRESH_MARGIN = 300.0
+
+
+class _RefreshingPlan:
+    """A multipart plan whose URLs are signed again with refreshed credentials when
+    the current ones are about to expire (URLs never outlive their credentials, and
+    a long upload outlives many)."""
+
+    def __init__(self, presigner: Any, plan: Any, bucket: str, key: str, size: int, part_size: int | None,
+                 sse: Any, upload_id: str) -> None:
+        self.presigner, self.plan = presigner, plan
+        self._args = (bucket, key, size, part_size, sse, upload_id)
+        self._lock = threading.Lock()
+
+    def current(self) -> Any:
+        creds = self.presigner.credentials
+        if not creds.expires_within(REFRESH_MARGIN):
+            return self.plan
+        with self._lock:
+            if self.presigner.credentials.expires_within(REFRESH_MARGIN):
+                bucket, key, size, part_size, sse, upload_id = self._args
+                presigner = self.presigner.with_credentials(self.presigner.credentials.refresh())
+                self.plan = presigner.presign_multipart(bucket, key, size=size, part_size=self.plan.part_size,
+                                                        upload_id=upload_id, sse=sse, expires_in=604800)
+                self.presigner = presigner
+            return self.plan
 
 
 def _complete_body(etags: Mapping[int, str]) -> bytes:

@@ -63,8 +63,14 @@ def check_bucket_name(bucket: str) -> None:
         raise PresignError(f"invalid bucket name {bucket!r}: it {problem}; choose a name that follows S3's bucket naming rules")
 
 
-def _operation(method: str, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
+def _operation(method: str, query: Mapping[str, str], headers: Mapping[str, str], bucket_level: bool = False) -> str:
     """The S3 operation a method and its sub-resources name (what SSE means depends on it)."""
+    if bucket_level:
+        if method == "HEAD":
+            return "HeadBucket"
+        if "location" in query:
+            return "GetBucketLocation"
+        return "ListObjectsV2" if method == "GET" else "Other"
     if method in ("GET", "HEAD"):
         if method == "GET" and "uploadId" in query:
             return "ListParts"
@@ -96,21 +102,52 @@ def _epoch(now: float | _dt.datetime | None) -> float:
     raise PresignError("now= must be a timezone-aware datetime or epoch seconds")
 
 
+# Units an expiry may be written in (`mc share --expire 7d`, `15m`, `1h30m`).
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in '900', '90s', '15m', '12h', '7d' or a sum such as '1h30m'."""
+    t = text.strip().lower() if isinstance(text, str) else ""
+    if t.isascii() and t.lstrip("-").isdigit() and t.count("-") <= 1 and not t.endswith("-"):
+        return int(t)
+    total, digits, ok = 0, "", bool(t)
+    for ch in t:
+        if ch.isascii() and ch.isdigit():
+            digits += ch
+        elif ch in DURATION_UNITS and digits:
+            total += int(digits) * DURATION_UNITS[ch]
+            digits = ""
+        else:
+            ok = False
+            break
+    if not ok or digits:
+        raise PresignError(
+            f"expiry {text!r} is not a duration; write seconds (900) or a number with a unit: "
+            "90s, 15m, 12h, 7d (--expires-in / expires_in=)"
+        )
+    return total
+
+
 def _check_expires(expires_in: Any, signature_version: str) -> int:
-    if isinstance(expires_in, _dt.timedelta):
+    given = expires_in
+    if isinstance(expires_in, str):
+        expires_in = parse_duration(expires_in)
+    elif not isinstance(expires_in, int) and type(expires_in).__name__ == "timedelta":
         seconds = expires_in.total_seconds()
         if seconds != int(seconds):
             raise PresignError("expires_in must be a whole number of seconds")
         expires_in = int(seconds)
     if not isinstance(expires_in, int) or isinstance(expires_in, bool):
-        raise PresignError(f"expires_in must be whole seconds (int or timedelta), got {expires_in!r}")
+        raise PresignError(f"expires_in must be whole seconds (int, timedelta or '15m'), got {expires_in!r}")
+    shown = f"{given!r} ({expires_in} seconds)" if given is not expires_in else str(expires_in)
     if signature_version == "v4" and not 1 <= expires_in <= sigv4.MAX_EXPIRES:
         raise PresignError(
-            f"expires_in={expires_in}: Signature Version 4 URLs are valid for 1 to 604800 "
-            "seconds (7 days); choose a value in that range"
+            f"expiry {shown}: Signature Version 4 URLs are valid for 1 to 604800 "
+            "seconds (7d); choose a value in that range (--expires-in / expires_in=)"
         )
     if expires_in < 1:
-        raise PresignError(f"expires_in={expires_in}: a pre-signed URL must be valid for at least 1 second")
+        raise PresignError(f"expiry {shown}: a pre-signed URL must be valid for at least 1 second")
     return expires_in
 
 
@@ -163,15 +200,30 @@ class PresignedRequest:
             data["required_headers"] = list(self.required_headers)
         return data
 
-    def to_curl(self, file: str | None = None) -> str:
+    def to_curl(self, file: str | None = None, *, ca_bundle: str | None = None, key_file: str | None = None) -> str:
+        """A shell command that uses the URL. ``ca_bundle`` adds --cacert (a custom CA);
+        for an SSE-C key left to the user, the command is preceded by the lines that
+        compute the key's base64 and MD5 from ``key_file`` (32 raw bytes)."""
         import shlex
 
+        lines = []
+        if self.required_headers:
+            path = shlex.quote(key_file or "key.bin")
+            lines += [
+                f"# SSE-C: {key_file or 'key.bin'} holds the 32-byte key (new key: head -c 32 /dev/urandom > key.bin)",
+                f"SSE_C_KEY_B64=$(base64 < {path} | tr -d '\\n')",
+                f"SSE_C_KEY_MD5_B64=$(openssl dgst -md5 -binary < {path} | base64)",
+            ]
         parts = ["curl", "--fail-with-body"]
+        if ca_bundle:
+            parts += ["--cacert", shlex.quote(ca_bundle)]
         if self.method == "HEAD":
             parts.append("--head")
         elif self.method != "GET":
             parts += ["-X", self.method]
         for name, value in self.headers.items():
+            if name == "content-length":
+                continue  # curl sends the file's own length; another length breaks the signature
             parts += ["-H", shlex.quote(f"{name}: {value}")]
         for name in self.required_headers:
             var = "SSE_C_KEY_MD5_B64" if name.endswith("md5") else "SSE_C_KEY_B64"
@@ -181,7 +233,8 @@ class PresignedRequest:
         elif self.method == "GET":
             parts += ["-o", shlex.quote(file or "FILE")]
         parts.append(shlex.quote(self.url))
-        return " ".join(parts)
+        lines.append(" ".join(parts))
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"PresignedRequest({self.method} {self.url[:60]}..., headers={sorted(self.headers)})"
@@ -240,7 +293,11 @@ class Presigner:
         endpoint_url: str | None = None,
         addressing_style: str = "auto",
         signature_version: str = "v4",
+        cap_expiry: bool = True,
     ) -> None:
+        """``cap_expiry``: with temporary credentials, sign X-Amz-Expires no longer than
+        they last (a URL cannot outlive its credentials); False keeps the requested
+        value (``.expires_at`` still tells when the URL really stops working)."""
         if not isinstance(credentials, Credentials):
             raise PresignError("credentials must be a s3presign.Credentials")
         if (
@@ -258,6 +315,8 @@ class Presigner:
         if version is None:
             raise PresignError(f"signature_version must be 'v4' or 'v2'; got {signature_version!r}")
         self.credentials = credentials
+        self.cap_expiry = cap_expiry
+        self._cred_expiry = credentials.expiration
         self.region = region
         self.addressing_style = addressing_style
         self.signature_version = version
@@ -315,8 +374,13 @@ class Presigner:
         self._checked_buckets[bucket] = virtual
         return virtual
 
-    def _target(self, bucket: str, key: str) -> tuple[str, str, str]:
-        """(netloc, path, SigV2 resource path)."""
+    def _target(self, bucket: str, key: str | None) -> tuple[str, str, str]:
+        """(netloc, path, SigV2 resource path); ``key=None`` addresses the bucket itself."""
+        if key is None:
+            if self._virtual(bucket):
+                return f"{bucket}.{self._netloc}", f"{self._base}/", f"/{bucket}/"
+            path = f"{self._base}/{bucket}"
+            return self._netloc, path, f"/{bucket}/"  # SigV2 signs the bucket as "/bucket/" either way
         if not isinstance(key, str) or not key:
             raise PresignError("the object key is empty; name the object, e.g. s3://bucket/path/file.txt")
         if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
@@ -332,17 +396,24 @@ class Presigner:
         self,
         method: str,
         bucket: str,
-        key: str,
+        key: str | None,
         *,
         sse: SSE | None = None,
-        expires_in: int | _dt.timedelta = 3600,
+        expires_in: int | str | _dt.timedelta = 3600,
         headers: Mapping[str, str] | None = None,
         response_overrides: Mapping[str, str] | None = None,
         query: Mapping[str, str | int | None] | None = None,
         now: float | _dt.datetime | None = None,
+        content_length: int | None = None,
+        content_md5: str | bytes | None = None,
+        checksum: tuple[str, str | bytes] | None = None,
     ) -> PresignedRequest:
         """Pre-sign one request. ``query`` carries sub-resources (uploads, uploadId,
-        partNumber, versionId); ``response_overrides`` the response-* parameters."""
+        partNumber, versionId); ``response_overrides`` the response-* parameters.
+        ``key=None`` signs a bucket-level request (see presign_list_objects).
+
+        ``content_length``, ``content_md5`` and ``checksum=(algorithm, value)`` bind
+        a PUT to one body: they are signed, and S3 refuses any other."""
         m = method.upper() if isinstance(method, str) else method
         if m not in METHODS:
             raise PresignError(f"method {method!r} cannot be pre-signed; use GET, PUT, HEAD, DELETE or POST")
@@ -350,22 +421,60 @@ class Presigner:
         expires = _check_expires(expires_in, version)
         netloc, path, v2_path = self._target(bucket, key)
         signed = _clean_headers(headers) if headers else {}
+        if content_length is not None or content_md5 is not None or checksum is not None:
+            from .bounds import bound_headers
+
+            signed.update(bound_headers(m, version, content_length, content_md5, checksum))
         pairs = _query_pairs(query, response_overrides) if (query or response_overrides) else []
         required: tuple[str, ...] = ()
         reusable = None  # headers that are the SSE's own (cached) dict: their canonical block is cached too
         if sse is not None:
             if not isinstance(sse, SSE):
                 raise PresignError("sse must be an SSE value, e.g. SSE.kms() or SSE.customer()")
-            sse_headers, required = sse.headers_for(_operation(m, dict(pairs) if pairs else {}, signed), version)
+            sse_headers, required = sse.headers_for(
+                _operation(m, dict(pairs) if pairs else {}, signed, key is None), version
+            )
             if sse_headers:
                 if signed:
                     signed = {**signed, **sse_headers}
                 else:
                     reusable, signed = sse_headers, dict(sse_headers)
         t = _epoch(now)
+        ends = None
+        if self._cred_expiry is not None:  # temporary credentials: the URL dies with them
+            expires, ends = self._fit_to_credentials(expires, t)
         if version == "v4":
-            return self._presign_v4(m, netloc, path, signed, required, pairs, expires, t, reusable)
-        return self._presign_v2(m, netloc, path, v2_path, signed, required, pairs, expires, t)
+            request = self._presign_v4(m, netloc, path, signed, required, pairs, expires, t, reusable)
+        else:
+            request = self._presign_v2(m, netloc, path, v2_path, signed, required, pairs, expires, t)
+        if ends is not None and ends < request._expires:
+            request._expires = ends
+        return request
+
+    def _fit_to_credentials(self, expires: int, t: float) -> tuple[int, float | None]:
+        """(X-Amz-Expires to sign, when the URL really stops working or None)."""
+        ends = self._cred_expiry
+        assert ends is not None
+        if ends >= t + expires:
+            return expires, None
+        if ends - t < 1:
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ends))
+            raise PresignError(
+                f"the credentials from {self.credentials.source or 'the credential chain'} expired at {when}; "
+                "refresh them (Credentials.resolve() again, or `aws sso login` / re-run the process) and sign again"
+            )
+        if self.cap_expiry:
+            return int(ends - t), None
+        return expires, ends
+
+    def credentials_cut(self, expires_in: int | str | _dt.timedelta, now: float | _dt.datetime | None = None) -> int | None:
+        """Seconds the credentials leave when they end before ``expires_in``, else None
+        (what a caller warns about: the URL dies with the credentials)."""
+        if self._cred_expiry is None:
+            return None
+        expires = _check_expires(expires_in, self.signature_version)
+        left = self._cred_expiry - _epoch(now)
+        return max(0, int(left)) if left < expires else None
 
     def _presign_v4(
         self,
@@ -508,6 +617,57 @@ class Presigner:
             self, bucket, key, size=size, part_count=part_count, part_size=part_size,
             upload_id=upload_id, sse=sse, expires_in=expires_in, now=now,
         )
+
+    def with_credentials(self, credentials: Credentials) -> "Presigner":
+        """The same presigner (region, endpoint, style, version) for other credentials,
+        e.g. ``credentials.refresh()`` during a long transfer."""
+        return Presigner(credentials, self.region, self.endpoint_url, self.addressing_style,
+                         self.signature_version, self.cap_expiry)
+
+    # --- bucket-level requests --------------------------------------------------------
+    def presign_list_objects(
+        self,
+        bucket: str,
+        *,
+        prefix: str | None = None,
+        delimiter: str | None = None,
+        max_keys: int | None = None,
+        continuation_token: str | None = None,
+        start_after: str | None = None,
+        fetch_owner: bool | None = None,
+        encoding_type: str | None = None,
+        expires_in: int | str | _dt.timedelta = 3600,
+        now: float | _dt.datetime | None = None,
+    ) -> PresignedRequest:
+        """A pre-signed ListObjectsV2 (GET ?list-type=2 with its parameters)."""
+        query: dict[str, str | int | None] = {"list-type": "2"}
+        for name, value in (("prefix", prefix), ("delimiter", delimiter), ("continuation-token", continuation_token),
+                            ("start-after", start_after), ("encoding-type", encoding_type)):
+            if value is not None and not isinstance(value, str):
+                raise PresignError(f"{name.replace('-', '_')} must be a string, got {value!r}")
+        if max_keys is not None and (not isinstance(max_keys, int) or isinstance(max_keys, bool) or max_keys < 0):
+            raise PresignError(f"max_keys={max_keys!r} must be a whole number, 0 or more (S3 returns at most 1000)")
+        if encoding_type not in (None, "url"):
+            raise PresignError(f"encoding_type={encoding_type!r}: S3 knows only 'url'")
+        # botocore's order, so equal inputs give byte-equal URLs
+        for name, value in (("prefix", prefix), ("delimiter", delimiter), ("max-keys", max_keys),
+                            ("continuation-token", continuation_token), ("fetch-owner", fetch_owner),
+                            ("start-after", start_after), ("encoding-type", encoding_type)):
+            if value is not None:
+                query[name] = ("true" if value else "false") if isinstance(value, bool) else value
+        return self.presign("GET", bucket, None, query=query, expires_in=expires_in, now=now)
+
+    def presign_head_bucket(
+        self, bucket: str, *, expires_in: int | str | _dt.timedelta = 3600, now: float | _dt.datetime | None = None
+    ) -> PresignedRequest:
+        """A pre-signed HeadBucket (does it exist, may these credentials use it)."""
+        return self.presign("HEAD", bucket, None, expires_in=expires_in, now=now)
+
+    def presign_bucket_location(
+        self, bucket: str, *, expires_in: int | str | _dt.timedelta = 3600, now: float | _dt.datetime | None = None
+    ) -> PresignedRequest:
+        """A pre-signed GetBucketLocation (GET ?location)."""
+        return self.presign("GET", bucket, None, query={"location": ""}, expires_in=expires_in, now=now)
 
     def bucket_url(self, bucket: str) -> str:
         """The form action / bucket URL (botocore's choice of addressing)."""
