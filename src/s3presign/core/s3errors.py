@@ -528,6 +528,14 @@ ERRORS: dict[str, ErrorSpec] = {
     "CORSHeaderWildcards": ErrorSpec(
         400, "InvalidRequest", 'AllowedHeader "{header}" can not have more than one wildcard.'
     ),
+    "BadRequest": ErrorSpec(400, "BadRequest", "An error occurred when parsing the HTTP request."),
+    "RequestTimeout": ErrorSpec(
+        400,
+        "RequestTimeout",
+        "Your socket connection to the server was not read from or written to within "
+        "the timeout period. Idle connections will be closed.",
+    ),
+    "SlowDown": ErrorSpec(503, "SlowDown", "Please reduce your request rate."),
     "InternalError": ErrorSpec(
         500, "InternalError", "We encountered an internal error. Please try again."
     ),

@@ -28,7 +28,7 @@ from s3presign.server.auth import authenticate
 from s3presign.server.config import ServerConfig
 from s3presign.server.encryption import Encryption
 from s3presign.server.handlers.context import Ctx, ServerState
-from s3presign.server.http import MAX_HEADER_BYTES, ClientDisconnected, Receive, Request, Response, Scope, Send
+from s3presign.server.http import ClientDisconnected, Receive, Request, Response, Scope, Send
 from s3presign.server.handlers import cors
 from s3presign.server.routes import resolve, split_path, unauthenticated, virtual_bucket
 from s3presign.server.storage import FilesystemStorage, Storage
@@ -68,10 +68,11 @@ class S3App:
                     return
 
     async def _dispatch(self, req: Request) -> Response:
-        if req.header_bytes > MAX_HEADER_BYTES:
-            raise S3Error("RequestHeaderSectionTooLarge", elements={"MaxSizeAllowed": str(MAX_HEADER_BYTES)})
         state = self.state
         config = state.config
+        if req.header_bytes > config.limits.max_header_bytes:
+            limit = str(config.limits.max_header_bytes)
+            raise S3Error("RequestHeaderSectionTooLarge", elements={"MaxSizeAllowed": limit})
         bucket_from_host = virtual_bucket(req.headers.get("host", ""), config.domain)
         target, bucket, key = split_path(req.raw_path, bucket_from_host)  # S3 parses the URI first
         if unauthenticated(target, req.method, req.query_names):
@@ -229,13 +230,19 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def uvicorn_config(app: S3App, *, certfile: str | None = None, keyfile: str | None = None) -> Any:
-    """uvicorn with uvloop and httptools, its own access log off (the app logs)."""
+    """uvicorn with uvloop and httptools under S3's manners (server/protocol.py), its
+    own access log off (the app logs)."""
     import uvicorn
 
-    return uvicorn.Config(
+    from s3presign.server.protocol import S3HttpProtocol
+
+    limits = app.state.config.limits
+    config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=S3HttpProtocol,
+        timeout_keep_alive=int(max(1, limits.idle_timeout)),
+        proxy_headers=False,
         lifespan="on",
         access_log=False,
         server_header=False,
@@ -245,6 +252,8 @@ def uvicorn_config(app: S3App, *, certfile: str | None = None, keyfile: str | No
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
     )
+    config.s3_limits = limits
+    return config
 
 
 def make_server(config: Any) -> Any:

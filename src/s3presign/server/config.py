@@ -27,6 +27,37 @@ class ConfigError(Exception):
     """A setup the server cannot run with; the message is one line for the operator."""
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Per-connection limits, S3-like by default (S3 closes an idle connection
+    after about 20 s and refuses a header section over 8 KiB)."""
+
+    idle_timeout: float = 20.0  # keep-alive, and before a first request
+    header_timeout: float = 20.0  # from a request's first byte to the end of its headers
+    body_timeout: float = 20.0  # silence while the app waits for body bytes
+    send_timeout: float = 60.0  # a client that reads nothing of our response
+    max_header_bytes: int = 8 * 1024
+    max_connections: int = 1000
+    send_buffer: int = 256 * 1024  # bytes queued per connection before the app waits
+
+    def __post_init__(self) -> None:
+        for name in ("idle_timeout", "header_timeout", "body_timeout", "send_timeout"):
+            if not 0 < getattr(self, name) <= 3600:
+                raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 3600 seconds")
+        if not 1 <= self.max_connections <= 1_000_000:
+            raise ConfigError("--max-connections must be at least 1")
+        if not 1024 <= self.max_header_bytes <= 1024 * 1024:
+            raise ConfigError("--max-header-size must be between 1024 and 1048576 bytes")
+        if not 16 * 1024 <= self.send_buffer <= 64 * 1024 * 1024:
+            raise ConfigError("--send-buffer must be between 16384 and 67108864 bytes")
+
+    @property
+    def tick(self) -> float:
+        """How often deadlines are checked: a fraction of the shortest timeout."""
+        shortest = min(self.idle_timeout, self.header_timeout, self.body_timeout, self.send_timeout)
+        return max(0.05, min(1.0, shortest / 4))
+
+
 @dataclass
 class ServerConfig:
     """What one server instance needs; built by `s3presign serve` or by an embedder."""
@@ -38,6 +69,7 @@ class ServerConfig:
     allow_insecure_ssec: bool = False
     master_key: bytes | None = None
     access_log: TextIO | None = field(default=sys.stderr, repr=False)
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
