@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +14,10 @@ from s3presign.server.config import (
     ConfigError,
     Limits,
     ServerConfig,
+    check_data_tree,
+    clean_debris,
     default_data_dir,
+    lock_data_dir,
     prepare_data_dir,
     resolve_users,
 )
@@ -74,7 +78,15 @@ def _tls(data_dir: Path, cert: Path | None, key: Path | None, self_signed: bool,
 
         made = make_self_signed(data_dir / ".s3presign" / "tls", hosts)
         return str(made[0]), str(made[1]), str(made[2])
-    return (str(cert), str(key), None) if cert else (None, None, None)
+    if not cert or not key:
+        return None, None, None
+    from s3presign.server.tls import check_files
+
+    try:
+        check_files(cert, key)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return str(cert), str(key), None
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,11 +146,17 @@ def serve(
       s3presign serve --host 0.0.0.0 --workers 4 --credentials users.ini
       aws --endpoint-url http://127.0.0.1:9000 s3 ls
     """
+    from s3presign.cli.main import Refused
     from s3presign.server.app import bind, create_app
     from s3presign.server.app import serve as serve_app
+    from s3presign.server.keys import KeyStoreError
 
+    os.umask(0o077)  # everything this process creates under the data dir: 0600 files, 0700 dirs
     try:
         directory = prepare_data_dir(data_dir if data_dir is not None else default_data_dir())
+        lock_data_dir(directory)  # held until the process (and its workers) exit
+        check_data_tree(directory)
+        clean_debris(directory)
         users, source = resolve_users(credentials_file, directory)
         limits = Limits(
             idle_timeout=idle_timeout, header_timeout=header_timeout, body_timeout=body_timeout,
@@ -156,8 +174,8 @@ def serve(
         names += [config.domain, f"*.{config.domain}"] if config.domain else []
         certfile, keyfile, ca = _tls(directory, tls_cert, tls_key, tls_self_signed, names)
         app = create_app(config)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    except (ConfigError, KeyStoreError) as exc:
+        raise Refused(str(exc)) from None
     try:
         sock = bind(host, port)
     except OSError as exc:
@@ -179,5 +197,8 @@ def serve(
     else:
         click.echo(f"  users: {len(users)} from {source}")
     sys.stdout.flush()
-    serve_app(app, sock, certfile=certfile, keyfile=keyfile, workers=workers)
+    status = serve_app(app, sock, certfile=certfile, keyfile=keyfile, workers=workers)
+    if status:
+        click.echo("s3presign serve: stopped: the workers could not be kept up (see the log)", err=True)
+        sys.exit(status)
     click.echo("s3presign serve: stopped")
