@@ -45,7 +45,10 @@ from s3presign.core.sse import (
 from s3presign.core.numbers import ascii_uint
 from s3presign.core.verify import (
     MAX_SKEW_SECONDS,
+    V2Presigned,
+    V4Presigned,
     first_params,
+    parse_presigned,
     v2_string_to_sign,
     v4_canonical_request,
     v4_string_to_sign,
@@ -243,12 +246,24 @@ def load_presigned_json(path: str) -> tuple[str, str, dict[str, str], tuple[str,
 # --- the canonical forms this URL implies (no key needed) -------------------------
 
 
+def _typed(u: SignedURL, headers: Mapping[str, str]) -> V4Presigned | V2Presigned | None:
+    """The verifier's own typed auth values for this URL (None if S3 would refuse
+    its syntax; the report then says why, from its lenient parse)."""
+    try:
+        return parse_presigned(u.raw_query, headers)
+    except S3Error:
+        return None
+
+
 def canonical_request(u: SignedURL, method: str, headers: Mapping[str, str]) -> str | None:
     """SigV4: the canonical request S3 builds for this URL sent with these headers
     (the verifier's own function)."""
     if u.version != "v4" or u.signed_headers is None:
         return None
     sent = {"host": u.host, **headers}
+    auth = _typed(u, headers)
+    if isinstance(auth, V4Presigned):
+        return auth.canonical_request(method, u.raw_path, u.raw_query, sent)
     return v4_canonical_request(
         method, u.raw_path, u.raw_query, sent, ";".join(u.signed_headers),
         u.params.get("X-Amz-Content-Sha256", sigv4.UNSIGNED_PAYLOAD), presigned=True,
@@ -258,11 +273,16 @@ def canonical_request(u: SignedURL, method: str, headers: Mapping[str, str]) -> 
 def string_to_sign(u: SignedURL, method: str, headers: Mapping[str, str]) -> str | None:
     """The string to sign S3 computes for this URL sent with these headers (the
     verifier's own functions, so the two cannot drift)."""
+    auth = _typed(u, headers)
     if u.version == "v4":
         request = canonical_request(u, method, headers)
+        if isinstance(auth, V4Presigned) and request is not None:
+            return auth.string_to_sign(request)
         if request is None or not u.stamp or not u.scope_date or not u.region:
             return None
         return v4_string_to_sign(u.stamp, u.scope_date, u.region, request)
+    if isinstance(auth, V2Presigned):
+        return auth.string_to_sign(method, u.raw_path, u.raw_query, headers, u.virtual_bucket)
     token = u.session_token or headers.get("x-amz-security-token")
     return v2_string_to_sign(
         method, u.raw_path, u.raw_query, headers, u.params.get("Expires", ""), u.virtual_bucket,

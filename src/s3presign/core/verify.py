@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from . import policy as _policy
@@ -283,10 +284,49 @@ def parse_v4_expires(raw: str) -> int:
     return expires
 
 
-def _verify_v4_query(
-    method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], q: Mapping[str, str],
-    lookup: Lookup, region: str, now: float,
-) -> AuthResult:
+@dataclass(frozen=True, slots=True)
+class V4Presigned:
+    """A SigV4 pre-signed request's auth parameters, parsed and typed (S3's syntax
+    checks passed); :func:`verify_request` checks it, ``inspect`` explains it."""
+
+    access_key: str
+    date: str  # the credential scope's YYYYMMDD
+    region: str
+    service: str
+    stamp: str  # X-Amz-Date
+    signed_at: int
+    expires: int
+    signed_names: str
+    signature: str
+    token: str | None
+    payload: str
+
+    def canonical_request(self, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str]) -> str:
+        return v4_canonical_request(method, raw_path, raw_query, headers, self.signed_names, self.payload, presigned=True)
+
+    def string_to_sign(self, canonical_request_text: str) -> str:
+        return v4_string_to_sign(self.stamp, self.date, self.region, canonical_request_text)
+
+
+@dataclass(frozen=True, slots=True)
+class V2Presigned:
+    """A SigV2 pre-signed request's auth parameters, parsed and typed."""
+
+    access_key: str
+    signature: str
+    expires_text: str  # exactly as sent: it is the string to sign's date line
+    expires: int
+    token: str | None
+
+    def string_to_sign(self, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str],
+                       virtual_bucket: str | None, include_ssec_keys: bool = False) -> str:
+        extra = {"x-amz-security-token": self.token} if self.token else None
+        return v2_string_to_sign(method, raw_path, raw_query, headers, self.expires_text, virtual_bucket,
+                                 extra, include_ssec_keys)
+
+
+def parse_v4_presigned(q: Mapping[str, str]) -> V4Presigned:
+    """The typed auth values of a SigV4 query, or S3's error for a malformed one."""
     if any(not q.get(p) for p in _V4_QUERY_PARAMS if p != "X-Amz-SignedHeaders") or "X-Amz-SignedHeaders" not in q:
         raise S3Error("MissingV4QueryParameters")
     if q["X-Amz-Algorithm"] != sigv4.ALGORITHM:
@@ -298,10 +338,47 @@ def _verify_v4_query(
     except ValueError:
         raise S3Error("InvalidQueryDate") from None
     expires = parse_v4_expires(q["X-Amz-Expires"])
-    if scope_region != region:
-        raise S3Error("WrongQueryRegion", elements={"Region": region}, region=scope_region, expected=region)
-    if service != "s3":
-        raise S3Error("WrongQueryService", service=service)
+    return V4Presigned(
+        access_key, date, scope_region, service, stamp, signed_at, expires, q["X-Amz-SignedHeaders"],
+        q["X-Amz-Signature"], q.get("X-Amz-Security-Token"), q.get("X-Amz-Content-Sha256", sigv4.UNSIGNED_PAYLOAD),
+    )
+
+
+def parse_v2_presigned(q: Mapping[str, str], headers: Mapping[str, str]) -> V2Presigned:
+    """The typed auth values of a SigV2 query, or S3's error for a malformed one."""
+    if not q.get("AWSAccessKeyId") or not q.get("Signature") or not q.get("Expires"):
+        raise S3Error("MissingV2QueryParameters")
+    raw_expires = q["Expires"]
+    expires = ascii_uint(raw_expires, 11)  # Unix seconds: 11 digits reach year 5138
+    if expires is None:
+        raise S3Error("MissingV2QueryParameters")
+    token = q.get("x-amz-security-token") or headers.get("x-amz-security-token")
+    return V2Presigned(q["AWSAccessKeyId"], q["Signature"], raw_expires, expires, token)
+
+
+def parse_presigned(raw_query: str, headers: Mapping[str, str]) -> V4Presigned | V2Presigned | None:
+    """The one step from a pre-signed request's query to typed auth values (None:
+    not pre-signed). Duplicate auth parameters are refused here."""
+    q = first_params(raw_query) if raw_query else {}
+    if "X-Amz-Algorithm" in q or "X-Amz-Credential" in q or "X-Amz-Signature" in q:
+        _refuse_duplicates(raw_query, _V4_AUTH_QUERY)
+        return parse_v4_presigned(q)
+    if "Signature" in q or "AWSAccessKeyId" in q:
+        _refuse_duplicates(raw_query, _V2_AUTH_QUERY)
+        return parse_v2_presigned(q, headers)
+    return None
+
+
+def _verify_v4_query(
+    method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], q: Mapping[str, str],
+    lookup: Lookup, region: str, now: float,
+) -> AuthResult:
+    auth = parse_v4_presigned(q)
+    access_key, date, stamp, signed_at, expires = auth.access_key, auth.date, auth.stamp, auth.signed_at, auth.expires
+    if auth.region != region:
+        raise S3Error("WrongQueryRegion", elements={"Region": region}, region=auth.region, expected=region)
+    if auth.service != "s3":
+        raise S3Error("WrongQueryService", service=auth.service)
     creds = _lookup(lookup, access_key)
     if now < signed_at - MAX_SKEW_SECONDS:
         raise S3Error("RequestNotYetValid", elements={"X-Amz-Date": stamp, "ServerTime": _iso(now)})
@@ -312,17 +389,14 @@ def _verify_v4_query(
         )
     if date != stamp[:8]:
         raise S3Error("SignatureDoesNotMatch", elements={"AWSAccessKeyId": access_key})
-    _check_token(creds, q.get("X-Amz-Security-Token"))
-    signed_names = q["X-Amz-SignedHeaders"]
-    signed = _signed_names(signed_names)
+    _check_token(creds, auth.token)
+    signed = _signed_names(auth.signed_names)
     _check_unsigned(headers, signed)
-    payload = q.get("X-Amz-Content-Sha256", sigv4.UNSIGNED_PAYLOAD)
-    expected, text, request, _ = _v4_signature(
-        creds, method, raw_path, raw_query, headers, signed_names, payload, stamp, date, region, True,
-    )
-    provided = q["X-Amz-Signature"]
-    if not same(expected, provided):
-        raise _v4_mismatch(creds, text, provided, request)
+    request = auth.canonical_request(method, raw_path, raw_query, headers)
+    text = auth.string_to_sign(request)
+    expected = sigv4.sign(sigv4.signing_key(creds.secret_key, date, region), text)
+    if not same(expected, auth.signature):
+        raise _v4_mismatch(creds, text, auth.signature, request)
     return AuthResult(creds, "v4", True, None, signed)
 
 
@@ -502,17 +576,18 @@ def _verify_v2_query(
         raise S3Error("MissingV2QueryParameters")
     _refuse_sigv4_only(raw_query)
     creds = _lookup(lookup, q["AWSAccessKeyId"])
-    raw_expires = q["Expires"]
-    expires = ascii_uint(raw_expires, 11)  # Unix seconds: 11 digits reach year 5138
-    if expires is None:
-        raise S3Error("MissingV2QueryParameters")
-    if now > expires:
-        raise S3Error("RequestExpired", elements={"Expires": _iso(expires), "ServerTime": _iso(now)})
-    token = q.get("x-amz-security-token") or headers.get("x-amz-security-token")
-    _check_token(creds, token)
-    extra = {"x-amz-security-token": token} if token else None
-    _v2_check(creds, q["Signature"], method, raw_path, raw_query, headers, raw_expires, virtual_bucket, extra)
-    return AuthResult(creds, "v2", True)
+    auth = parse_v2_presigned(q, headers)
+    if now > auth.expires:
+        raise S3Error("RequestExpired", elements={"Expires": _iso(auth.expires), "ServerTime": _iso(now)})
+    _check_token(creds, auth.token)
+    text = auth.string_to_sign(method, raw_path, raw_query, headers, virtual_bucket)
+    if same(sigv2.sign(creds.secret_key, text), auth.signature):
+        return AuthResult(creds, "v2", True)
+    if any(name in SSEC_KEY_HEADERS for name in headers):  # as _v2_check: with the SSE-C key headers too
+        alt = auth.string_to_sign(method, raw_path, raw_query, headers, virtual_bucket, True)
+        if same(sigv2.sign(creds.secret_key, alt), auth.signature):
+            return AuthResult(creds, "v2", True)
+    raise _v2_mismatch(creds, text, auth.signature)
 
 
 def _verify_v2_header(
