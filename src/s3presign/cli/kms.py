@@ -27,15 +27,24 @@ def _options(func: F) -> F:
 
 def _service(data_dir: Path | None, region: str, master_key_file: Path | None):  # -> LocalKeyService
     """The key service of a data dir; imported here so `s3presign --help` stays cheap."""
+    import os
+
+    from s3presign.cli.main import Refused
     from s3presign.cli.serve import _master_key
+    from s3presign.server import keys
     from s3presign.server.config import ConfigError, default_data_dir, prepare_data_dir
     from s3presign.server.encryption import Encryption
 
+    os.umask(0o077)
     try:
         path = prepare_data_dir(data_dir if data_dir is not None else default_data_dir())
-        master = _master_key(master_key_file) if master_key_file is not None else None
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        if master_key_file is not None:
+            master, source = _master_key(master_key_file), "--master-key-file"
+        else:
+            master, source = keys.load_master_key(path), f"{keys.key_dir(path)}/master.key"
+        keys.check_master_key(path, master, source)
+    except (ConfigError, keys.KeyStoreError) as exc:
+        raise Refused(str(exc)) from None
     return Encryption(path, master, region=region).keys
 
 
@@ -44,13 +53,17 @@ def _alias(name: str) -> str:
 
 
 def _run(action: Callable[[], object]) -> object:
-    """Turn the key service's usage errors into one-line CLI errors."""
+    """Turn the key service's refusals into one-line CLI errors (exit status 2)."""
+    from s3presign.cli.main import Refused
+    from s3presign.core.s3errors import S3Error
     from s3presign.server.kms import KmsUsageError
 
     try:
         return action()
     except KmsUsageError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Refused(str(exc)) from None
+    except S3Error as exc:
+        raise Refused(f"{exc.code}: {exc.message}") from None
 
 
 def _show(key) -> None:  # key: KmsKey

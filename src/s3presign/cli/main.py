@@ -65,6 +65,12 @@ def cli() -> None:
     """
 
 
+class Refused(click.ClickException):
+    """Input a command refuses (a flag, a file, a key): one line, exit status 2."""
+
+    exit_code = 2
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and a non-zero exit: the CLI's only way to refuse."""
     click.echo(f"s3presign: error: {message}", err=True)

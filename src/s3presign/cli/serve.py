@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,11 +12,46 @@ from s3presign.core.sse import decode_key_file
 
 from s3presign.server.config import (
     ConfigError,
+    Limits,
     ServerConfig,
+    check_data_tree,
+    clean_debris,
     default_data_dir,
+    lock_data_dir,
     prepare_data_dir,
     resolve_users,
 )
+
+
+_DEFAULTS = Limits()
+_SPARE_FILES = 64  # descriptors beyond the connections: data files, the log, the listener
+
+
+def _connection_limit(asked: int | None) -> int:
+    """--max-connections, checked against the open-file limit (raised to its hard
+    limit if need be), so that no connection is ever refused for want of a descriptor."""
+    import resource
+
+    want = (asked if asked is not None else _DEFAULTS.max_connections) + _SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    room = want if soft == resource.RLIM_INFINITY else soft - _SPARE_FILES
+    if asked is None:
+        return max(1, min(_DEFAULTS.max_connections, room))
+    if asked < 1:
+        raise ConfigError("--max-connections must be at least 1")
+    if asked > room:
+        raise ConfigError(
+            f"--max-connections {asked} needs {asked + _SPARE_FILES} open files but the limit is {soft}; "
+            f"lower --max-connections or raise it (ulimit -n)"
+        )
+    return asked
 
 
 def _master_key(path: Path) -> bytes:
@@ -42,7 +78,15 @@ def _tls(data_dir: Path, cert: Path | None, key: Path | None, self_signed: bool,
 
         made = make_self_signed(data_dir / ".s3presign" / "tls", hosts)
         return str(made[0]), str(made[1]), str(made[2])
-    return (str(cert), str(key), None) if cert else (None, None, None)
+    if not cert or not key:
+        return None, None, None
+    from s3presign.server.tls import check_files
+
+    try:
+        check_files(cert, key)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return str(cert), str(key), None
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,10 +108,27 @@ def _tls(data_dir: Path, cert: Path | None, key: Path | None, self_signed: bool,
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="One line per request on stderr.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes serving the one port (use up to one per CPU core).")
+@click.option("--idle-timeout", default=_DEFAULTS.idle_timeout, show_default=True, type=float, metavar="SECONDS",
+              help="Close a connection idle this long (keep-alive, or before its first request).")
+@click.option("--header-timeout", default=_DEFAULTS.header_timeout, show_default=True, type=float, metavar="SECONDS",
+              help="Answer RequestTimeout to a request whose headers take longer than this.")
+@click.option("--body-timeout", default=_DEFAULTS.body_timeout, show_default=True, type=float, metavar="SECONDS",
+              help="Answer RequestTimeout when a request body stalls this long.")
+@click.option("--send-timeout", default=_DEFAULTS.send_timeout, show_default=True, type=float, metavar="SECONDS",
+              help="Cut a connection whose client reads nothing of the response for this long.")
+@click.option("--max-connections", default=None, type=int, metavar="N",
+              help=f"Concurrent connections; beyond them requests get 503 SlowDown [default: {_DEFAULTS.max_connections}, "
+                   "or what the open-file limit allows].")
+@click.option("--max-header-size", default=_DEFAULTS.max_header_bytes, show_default=True, type=int, metavar="BYTES",
+              help="Largest request header section (S3: 8 KiB).")
+@click.option("--send-buffer", default=_DEFAULTS.send_buffer, show_default=True, type=int, metavar="BYTES",
+              help="Response bytes queued per connection before the server waits for the client.")
 def serve(
     data_dir: Path | None, host: str, port: int, region: str, domain: str | None,
     tls_cert: Path | None, tls_key: Path | None, tls_self_signed: bool, credentials_file: Path | None,
     master_key_file: Path | None, allow_insecure_ssec: bool, access_log: bool, workers: int,
+    idle_timeout: float, header_timeout: float, body_timeout: float, send_timeout: float,
+    max_connections: int | None, max_header_size: int, send_buffer: int,
 ) -> None:
     """Run a strict S3-compatible endpoint: it verifies SigV2 and SigV4 exactly as
     Amazon S3 does and encrypts every object at rest (SSE-S3 by default).
@@ -85,13 +146,25 @@ def serve(
       s3presign serve --host 0.0.0.0 --workers 4 --credentials users.ini
       aws --endpoint-url http://127.0.0.1:9000 s3 ls
     """
+    from s3presign.cli.main import Refused
     from s3presign.server.app import bind, create_app
     from s3presign.server.app import serve as serve_app
+    from s3presign.server.keys import KeyStoreError
 
+    os.umask(0o077)  # everything this process creates under the data dir: 0600 files, 0700 dirs
     try:
         directory = prepare_data_dir(data_dir if data_dir is not None else default_data_dir())
+        lock_data_dir(directory)  # held until the process (and its workers) exit
+        check_data_tree(directory)
+        clean_debris(directory)
         users, source = resolve_users(credentials_file, directory)
+        limits = Limits(
+            idle_timeout=idle_timeout, header_timeout=header_timeout, body_timeout=body_timeout,
+            send_timeout=send_timeout, max_connections=_connection_limit(max_connections),
+            max_header_bytes=max_header_size, send_buffer=send_buffer,
+        )
         config = ServerConfig(
+            limits=limits,
             data_dir=directory, users=users, region=region, domain=domain,
             allow_insecure_ssec=allow_insecure_ssec,
             master_key=_master_key(master_key_file) if master_key_file else None,
@@ -101,8 +174,8 @@ def serve(
         names += [config.domain, f"*.{config.domain}"] if config.domain else []
         certfile, keyfile, ca = _tls(directory, tls_cert, tls_key, tls_self_signed, names)
         app = create_app(config)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    except (ConfigError, KeyStoreError) as exc:
+        raise Refused(str(exc)) from None
     try:
         sock = bind(host, port)
     except OSError as exc:
@@ -124,5 +197,8 @@ def serve(
     else:
         click.echo(f"  users: {len(users)} from {source}")
     sys.stdout.flush()
-    serve_app(app, sock, certfile=certfile, keyfile=keyfile, workers=workers)
+    status = serve_app(app, sock, certfile=certfile, keyfile=keyfile, workers=workers)
+    if status:
+        click.echo("s3presign serve: stopped: the workers could not be kept up (see the log)", err=True)
+        sys.exit(status)
     click.echo("s3presign serve: stopped")

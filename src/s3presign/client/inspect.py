@@ -20,14 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 from urllib.parse import unquote, urlsplit
 
-from s3presign.core import sigv2, sigv4
+from s3presign.core import sigv4
 from s3presign.core.canonical import (
     SSEC_KEY_HEADERS,
-    canonical_headers,
     encode_key,
     host_header,
     recanonical_path,
-    recanonical_query,
 )
 from s3presign.core.credentials import Credentials
 from s3presign.core.errors import PresignError
@@ -44,7 +42,18 @@ from s3presign.core.sse import (
     SSE_C_ALGORITHM,
     SSE_TABLE,
 )
-from s3presign.core.verify import MAX_SKEW_SECONDS, first_params, verify_request
+from s3presign.core.numbers import ascii_uint
+from s3presign.core.verify import (
+    MAX_SKEW_SECONDS,
+    V2Presigned,
+    V4Presigned,
+    first_params,
+    parse_presigned,
+    v2_string_to_sign,
+    v4_canonical_request,
+    v4_string_to_sign,
+    verify_request,
+)
 
 SEVEN_DAYS = sigv4.MAX_EXPIRES
 _V4_AUTH = frozenset(
@@ -183,7 +192,7 @@ def _parse_v4(common: dict[str, Any], q: dict[str, str]) -> SignedURL:
         except ValueError:
             problems.append(f"X-Amz-Date {stamp!r} is not YYYYMMDDTHHMMSSZ")
     raw_age = q.get("X-Amz-Expires", "")
-    max_age = int(raw_age) if raw_age.isdigit() else None
+    max_age = ascii_uint(raw_age)
     if raw_age and max_age is None:
         problems.append(f"X-Amz-Expires {raw_age!r} is not a whole number of seconds")
     names = q.get("X-Amz-SignedHeaders")
@@ -200,7 +209,8 @@ def _parse_v4(common: dict[str, Any], q: dict[str, str]) -> SignedURL:
 def _parse_v2(common: dict[str, Any], q: dict[str, str]) -> SignedURL:
     problems = [f"{name} is missing" for name in ("AWSAccessKeyId", "Signature", "Expires") if name not in q]
     raw = q.get("Expires", "")
-    expires_at = float(raw) if raw.isdigit() else None
+    parsed = ascii_uint(raw, 11)
+    expires_at = float(parsed) if parsed is not None else None
     if raw and expires_at is None:
         problems.append(f"Expires {raw!r} is not a Unix time")
     return SignedURL(
@@ -236,40 +246,47 @@ def load_presigned_json(path: str) -> tuple[str, str, dict[str, str], tuple[str,
 # --- the canonical forms this URL implies (no key needed) -------------------------
 
 
+def _typed(u: SignedURL, headers: Mapping[str, str]) -> V4Presigned | V2Presigned | None:
+    """The verifier's own typed auth values for this URL (None if S3 would refuse
+    its syntax; the report then says why, from its lenient parse)."""
+    try:
+        return parse_presigned(u.raw_query, headers)
+    except S3Error:
+        return None
+
+
 def canonical_request(u: SignedURL, method: str, headers: Mapping[str, str]) -> str | None:
-    """SigV4: the canonical request S3 builds for this URL sent with these headers."""
+    """SigV4: the canonical request S3 builds for this URL sent with these headers
+    (the verifier's own function)."""
     if u.version != "v4" or u.signed_headers is None:
         return None
-    names = list(u.signed_headers)
     sent = {"host": u.host, **headers}
-    return sigv4.canonical_request(
-        method, recanonical_path(u.raw_path), recanonical_query(u.raw_query, drop="X-Amz-Signature"),
-        canonical_headers(sent, names), ";".join(names),
-        u.params.get("X-Amz-Content-Sha256", sigv4.UNSIGNED_PAYLOAD),
+    auth = _typed(u, headers)
+    if isinstance(auth, V4Presigned):
+        return auth.canonical_request(method, u.raw_path, u.raw_query, sent)
+    return v4_canonical_request(
+        method, u.raw_path, u.raw_query, sent, ";".join(u.signed_headers),
+        u.params.get("X-Amz-Content-Sha256", sigv4.UNSIGNED_PAYLOAD), presigned=True,
     )
 
 
 def string_to_sign(u: SignedURL, method: str, headers: Mapping[str, str]) -> str | None:
-    """The string to sign S3 computes for this URL sent with these headers."""
+    """The string to sign S3 computes for this URL sent with these headers (the
+    verifier's own functions, so the two cannot drift)."""
+    auth = _typed(u, headers)
     if u.version == "v4":
         request = canonical_request(u, method, headers)
+        if isinstance(auth, V4Presigned) and request is not None:
+            return auth.string_to_sign(request)
         if request is None or not u.stamp or not u.scope_date or not u.region:
             return None
-        return sigv4.string_to_sign(u.stamp, sigv4.credential_scope(u.scope_date, u.region), request)
-    path = recanonical_path(u.raw_path)
-    if u.virtual_bucket:
-        path = f"/{u.virtual_bucket}{path}"
-    pairs: list[tuple[str, str | None]] = []
-    for part in u.raw_query.split("&") if u.raw_query else ():
-        if part:
-            name, eq, value = part.partition("=")
-            pairs.append((unquote(name), value if eq else None))
-    amz = {n: v for n, v in headers.items() if n.startswith("x-amz-")}
-    if u.session_token:
-        amz["x-amz-security-token"] = u.session_token
-    return sigv2.string_to_sign(
-        method, headers.get("content-md5", ""), headers.get("content-type", ""), u.params.get("Expires", ""),
-        amz, sigv2.canonical_resource(path, pairs),
+        return v4_string_to_sign(u.stamp, u.scope_date, u.region, request)
+    if isinstance(auth, V2Presigned):
+        return auth.string_to_sign(method, u.raw_path, u.raw_query, headers, u.virtual_bucket)
+    token = u.session_token or headers.get("x-amz-security-token")
+    return v2_string_to_sign(
+        method, u.raw_path, u.raw_query, headers, u.params.get("Expires", ""), u.virtual_bucket,
+        {"x-amz-security-token": token} if token else None,
     )
 
 

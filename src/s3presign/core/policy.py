@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import re
 import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -140,11 +141,14 @@ def _check_range(bounds: Sequence[Any]) -> tuple[int, int]:
 def decode_policy(policy_b64: str) -> dict[str, Any]:
     try:
         document = json.loads(base64.b64decode(policy_b64, validate=True))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise S3Error("InvalidPolicyDocument", detail="Policy could not be parsed as a valid JSON string.") from None
     if not isinstance(document, dict) or "expiration" not in document or not isinstance(document.get("conditions"), list):
         raise S3Error("InvalidPolicyDocument", detail="Policy missing expiration or conditions.")
     return document
+
+
+_ISO8601 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})", re.ASCII)
 
 
 def _expiration_epoch(text: Any) -> float:
@@ -152,6 +156,8 @@ def _expiration_epoch(text: Any) -> float:
 
     if not isinstance(text, str):
         raise S3Error("InvalidPolicyDocument", detail="Invalid Policy: Invalid 'expiration' value")
+    if not _ISO8601.fullmatch(text):  # fromisoformat alone also takes "20991231" and dates without a time
+        raise S3Error("InvalidPolicyDocument", detail=f"Invalid 'expiration' value: '{text}'")
     try:
         value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -223,5 +229,10 @@ def post_signature_matches(form: Mapping[str, str], secret_key: str, *, region: 
         date = form.get("x-amz-date", "")[:8]
         scope_region = form.get("x-amz-credential", "").split("/")[2:3]
         expected = sign_policy_v4(policy_b64, secret_key, date, scope_region[0] if scope_region else (region or ""))
-        return hmac.compare_digest(expected, form["x-amz-signature"])
-    return hmac.compare_digest(sigv2.sign(secret_key, policy_b64), form.get("signature", ""))
+        return _same(expected, form["x-amz-signature"])
+    return _same(sigv2.sign(secret_key, policy_b64), form.get("signature", ""))
+
+
+def _same(expected: str, provided: str) -> bool:
+    """Constant-time, on bytes: a client's non-ASCII text is a mismatch, never a TypeError."""
+    return hmac.compare_digest(expected.encode("utf-8", "replace"), provided.encode("utf-8", "replace"))

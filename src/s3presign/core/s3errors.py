@@ -36,6 +36,23 @@ ERRORS: dict[str, ErrorSpec] = {
         "The request signature we calculated does not match the signature you "
         "provided. Check your key and signing method.",
     ),
+    "SignatureDoesNotMatchRedacted": ErrorSpec(
+        403,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you "
+        "provided. Check your key and signing method. (The values of the SSE-C "
+        "customer key headers are redacted from CanonicalRequest.)",
+    ),
+    "DuplicateAuthParameter": ErrorSpec(
+        400,
+        "AuthorizationQueryParametersError",
+        "Query-string authentication requires each authentication parameter once; {param} is repeated.",
+    ),
+    "SigV4Required": ErrorSpec(
+        400,
+        "InvalidRequest",
+        "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+    ),
     "HeadersNotSigned": ErrorSpec(
         403, "AccessDenied", "There were headers present in the request which were not signed"
     ),
@@ -629,6 +646,14 @@ ERRORS: dict[str, ErrorSpec] = {
         "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query "
         "parameters without tag name duplicates.",
     ),
+    "BadRequest": ErrorSpec(400, "BadRequest", "An error occurred when parsing the HTTP request."),
+    "RequestTimeout": ErrorSpec(
+        400,
+        "RequestTimeout",
+        "Your socket connection to the server was not read from or written to within "
+        "the timeout period. Idle connections will be closed.",
+    ),
+    "SlowDown": ErrorSpec(503, "SlowDown", "Please reduce your request rate."),
     "InternalError": ErrorSpec(
         500, "InternalError", "We encountered an internal error. Please try again."
     ),

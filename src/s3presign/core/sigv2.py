@@ -29,6 +29,17 @@ SUBRESOURCES = frozenset(
     }
 )
 
+# S3 sub-resources newer than SigV2: its string to sign cannot cover them, so a
+# SigV2 signature could be replayed onto their operations. S3 refuses them under
+# SigV2 (they need SigV4).
+SIGV4_ONLY_SUBRESOURCES = frozenset(
+    {
+        "attributes", "encryption", "intelligent-tiering", "legal-hold", "metadataTable",
+        "metadataConfiguration", "ownershipControls", "policyStatus", "publicAccessBlock",
+        "retention", "session", "renameObject", "abac",
+    }
+)
+
 
 def canonical_resource(path: str, raw_query_pairs: Iterable[tuple[str, str | None]]) -> str:
     """'/bucket/key' plus the sub-resources, sorted by name, values decoded.

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from . import policy as _policy
@@ -24,6 +25,7 @@ from .canonical import (
     recanonical_query,
 )
 from .credentials import Credentials
+from .numbers import ascii_uint
 from .s3errors import S3Error
 
 MAX_SKEW_SECONDS = 900
@@ -44,7 +46,31 @@ _V4_QUERY_PARAMS = (
     "X-Amz-SignedHeaders",
     "X-Amz-Expires",
 )
+_V2_QUERY_PARAMS = ("AWSAccessKeyId", "Signature", "Expires", "x-amz-security-token")
+_V4_AUTH_QUERY = frozenset(_V4_QUERY_PARAMS) | {"X-Amz-Security-Token", "X-Amz-Content-Sha256"}
+_V2_AUTH_QUERY = frozenset(_V2_QUERY_PARAMS)
+_REDACTED = "<redacted>"
 Lookup = Callable[[str], "Credentials | None"]
+
+
+def same(expected: str, provided: str) -> bool:
+    """Constant-time equality of a computed signature and a client's text.
+
+    On bytes, so that a client's non-ASCII bytes are a mismatch, never a TypeError."""
+    return hmac.compare_digest(expected.encode("utf-8", "replace"), provided.encode("utf-8", "replace"))
+
+
+def redact_ssec(text: str) -> str:
+    """``text`` with the value of every SSE-C key (and key MD5) header line replaced:
+    an error body must never echo key material the client signed."""
+    if "customer-key" not in text:
+        return text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        name, sep, _ = line.partition(":")
+        if sep and name.strip().lower() in SSEC_KEY_HEADERS:
+            lines[i] = f"{name}:{_REDACTED}"
+    return "\n".join(lines)
 
 
 class ChunkVerifier:
@@ -60,14 +86,14 @@ class ChunkVerifier:
 
     def verify_chunk(self, chunk_sha256_hex: str, signature: str) -> bool:
         text = sigv4.chunk_string_to_sign(self._stamp, self._scope, self.previous, chunk_sha256_hex)
-        ok = hmac.compare_digest(sigv4.sign(self._key, text), signature)
+        ok = same(sigv4.sign(self._key, text), signature)
         if ok:
             self.previous = signature
         return ok
 
     def verify_trailer(self, trailer_text: str, signature: str) -> bool:
         text = sigv4.trailer_string_to_sign(self._stamp, self._scope, self.previous, trailer_text)
-        return hmac.compare_digest(sigv4.sign(self._key, text), signature)
+        return same(sigv4.sign(self._key, text), signature)
 
 
 class AuthResult:
@@ -137,6 +163,22 @@ def _raw_pairs(raw_query: str) -> list[tuple[str, str | None]]:
     return pairs
 
 
+def _refuse_duplicates(raw_query: str, names: frozenset[str]) -> None:
+    """An auth parameter given twice is refused: "first wins" would let a
+    second, unsigned value change what the signature is read as."""
+    from urllib.parse import unquote
+
+    seen: set[str] = set()
+    for part in raw_query.split("&"):
+        name = part.partition("=")[0]
+        if "%" in name:
+            name = unquote(name)
+        if name in names:
+            if name in seen:
+                raise S3Error("DuplicateAuthParameter", param=name)
+            seen.add(name)
+
+
 def _lookup(lookup: Lookup, access_key: str) -> Credentials:
     creds = lookup(access_key)
     if creds is None:
@@ -151,7 +193,7 @@ def _check_token(creds: Credentials, token: str | None) -> None:
         return
     if not token:
         raise S3Error("MissingSecurityToken", elements={"AWSAccessKeyId": creds.access_key})
-    if not hmac.compare_digest(creds.session_token.encode(), token.encode()):
+    if not same(creds.session_token, token):
         raise S3Error("InvalidToken", elements={"Token-0": token})
 
 
@@ -170,7 +212,7 @@ def _parse_scope(credential: str, *, query: bool) -> tuple[str, str, str, str]:
     if len(parts) != 5 or parts[4] != "aws4_request" or not parts[0]:
         raise S3Error("MalformedQueryCredential" if query else "MalformedHeaderCredential")
     access_key, date, region, service, _ = parts
-    if not (len(date) == 8 and date.isdigit()):
+    if not (len(date) == 8 and ascii_uint(date, 8) is not None):
         if query:
             raise S3Error("WrongQueryScopeDate", date=date)
         raise S3Error("MalformedHeaderCredential")
@@ -178,50 +220,113 @@ def _parse_scope(credential: str, *, query: bool) -> tuple[str, str, str, str]:
 
 
 def _v4_mismatch(creds: Credentials, string_to_sign: str, provided: str, request: str) -> S3Error:
+    shown = redact_ssec(request)
     return S3Error(
-        "SignatureDoesNotMatch",
+        "SignatureDoesNotMatch" if shown == request else "SignatureDoesNotMatchRedacted",
         elements={
             "AWSAccessKeyId": creds.access_key,
             "StringToSign": string_to_sign,
             "SignatureProvided": provided,
             "StringToSignBytes": _bytes_hex(string_to_sign),
-            "CanonicalRequest": request,
-            "CanonicalRequestBytes": _bytes_hex(request),
+            "CanonicalRequest": shown,
+            "CanonicalRequestBytes": _bytes_hex(shown),
         },
     )
 
 
-def _v4_signature(
-    creds: Credentials,
-    method: str,
-    raw_path: str,
-    canonical_query: str,
-    headers: Mapping[str, str],
-    signed_names: str,
-    payload: str,
-    stamp: str,
-    date: str,
-    region: str,
-) -> tuple[str, str, str, bytes]:
-    names = signed_names.split(";")
-    request = sigv4.canonical_request(
+def v4_canonical_request(
+    method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], signed_names: str,
+    payload: str, *, presigned: bool,
+) -> str:
+    """The SigV4 canonical request S3 builds from a received request: the one
+    function behind the verifier and ``inspect``."""
+    return sigv4.canonical_request(
         method,
         recanonical_path(raw_path),
-        canonical_query,
-        canonical_headers(headers, names),
+        recanonical_query(raw_query, drop="X-Amz-Signature" if presigned else None),
+        canonical_headers(headers, signed_names.split(";")),
         signed_names,
         payload,
     )
-    scope = sigv4.credential_scope(date, region)
-    text = sigv4.string_to_sign(stamp, scope, request)
+
+
+def v4_string_to_sign(stamp: str, date: str, region: str, canonical_request_text: str) -> str:
+    return sigv4.string_to_sign(stamp, sigv4.credential_scope(date, region), canonical_request_text)
+
+
+def _v4_signature(
+    creds: Credentials, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str],
+    signed_names: str, payload: str, stamp: str, date: str, region: str, presigned: bool,
+) -> tuple[str, str, str, bytes]:
+    request = v4_canonical_request(method, raw_path, raw_query, headers, signed_names, payload, presigned=presigned)
+    text = v4_string_to_sign(stamp, date, region, request)
     key = sigv4.signing_key(creds.secret_key, date, region)
     return sigv4.sign(key, text), text, request, key
 
 
-def _verify_v4_query(
-    method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], q: Mapping[str, str],
-    lookup: Lookup, region: str, now: float,
-) -> AuthResult:
+def _signed_names(signed_names: str) -> frozenset[str]:
+    """The SignedHeaders list; S3 requires ``host`` in it (header and query auth)."""
+    signed = frozenset(signed_names.split(";")) if signed_names else frozenset()
+    if "host" not in signed:
+        raise S3Error("HeadersNotSigned", elements={"HeadersNotSigned": "host"})
+    return signed
+
+
+def parse_v4_expires(raw: str) -> int:
+    """X-Amz-Expires as S3 reads it (ASCII digits, at most seven days)."""
+    if raw.startswith("-") and ascii_uint(raw[1:]) is not None:
+        raise S3Error("ExpiresNotPositive")
+    expires = ascii_uint(raw)
+    if expires is None:
+        raise S3Error("ExpiresNotNumber")
+    if expires > sigv4.MAX_EXPIRES:
+        raise S3Error("ExpiresTooLarge")
+    return expires
+
+
+@dataclass(frozen=True, slots=True)
+class V4Presigned:
+    """A SigV4 pre-signed request's auth parameters, parsed and typed (S3's syntax
+    checks passed); :func:`verify_request` checks it, ``inspect`` explains it."""
+
+    access_key: str
+    date: str  # the credential scope's YYYYMMDD
+    region: str
+    service: str
+    stamp: str  # X-Amz-Date
+    signed_at: int
+    expires: int
+    signed_names: str
+    signature: str
+    token: str | None
+    payload: str
+
+    def canonical_request(self, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str]) -> str:
+        return v4_canonical_request(method, raw_path, raw_query, headers, self.signed_names, self.payload, presigned=True)
+
+    def string_to_sign(self, canonical_request_text: str) -> str:
+        return v4_string_to_sign(self.stamp, self.date, self.region, canonical_request_text)
+
+
+@dataclass(frozen=True, slots=True)
+class V2Presigned:
+    """A SigV2 pre-signed request's auth parameters, parsed and typed."""
+
+    access_key: str
+    signature: str
+    expires_text: str  # exactly as sent: it is the string to sign's date line
+    expires: int
+    token: str | None
+
+    def string_to_sign(self, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str],
+                       virtual_bucket: str | None, include_ssec_keys: bool = False) -> str:
+        extra = {"x-amz-security-token": self.token} if self.token else None
+        return v2_string_to_sign(method, raw_path, raw_query, headers, self.expires_text, virtual_bucket,
+                                 extra, include_ssec_keys)
+
+
+def parse_v4_presigned(q: Mapping[str, str]) -> V4Presigned:
+    """The typed auth values of a SigV4 query, or S3's error for a malformed one."""
     if any(not q.get(p) for p in _V4_QUERY_PARAMS if p != "X-Amz-SignedHeaders") or "X-Amz-SignedHeaders" not in q:
         raise S3Error("MissingV4QueryParameters")
     if q["X-Amz-Algorithm"] != sigv4.ALGORITHM:
@@ -232,18 +337,48 @@ def _verify_v4_query(
         signed_at = sigv4.parse_amz_date(stamp)
     except ValueError:
         raise S3Error("InvalidQueryDate") from None
-    raw_expires = q["X-Amz-Expires"]
-    if not raw_expires.lstrip("-").isdigit():
-        raise S3Error("ExpiresNotNumber")
-    expires = int(raw_expires)
-    if expires < 0:
-        raise S3Error("ExpiresNotPositive")
-    if expires > sigv4.MAX_EXPIRES:
-        raise S3Error("ExpiresTooLarge")
-    if scope_region != region:
-        raise S3Error("WrongQueryRegion", elements={"Region": region}, region=scope_region, expected=region)
-    if service != "s3":
-        raise S3Error("WrongQueryService", service=service)
+    expires = parse_v4_expires(q["X-Amz-Expires"])
+    return V4Presigned(
+        access_key, date, scope_region, service, stamp, signed_at, expires, q["X-Amz-SignedHeaders"],
+        q["X-Amz-Signature"], q.get("X-Amz-Security-Token"), q.get("X-Amz-Content-Sha256", sigv4.UNSIGNED_PAYLOAD),
+    )
+
+
+def parse_v2_presigned(q: Mapping[str, str], headers: Mapping[str, str]) -> V2Presigned:
+    """The typed auth values of a SigV2 query, or S3's error for a malformed one."""
+    if not q.get("AWSAccessKeyId") or not q.get("Signature") or not q.get("Expires"):
+        raise S3Error("MissingV2QueryParameters")
+    raw_expires = q["Expires"]
+    expires = ascii_uint(raw_expires, 11)  # Unix seconds: 11 digits reach year 5138
+    if expires is None:
+        raise S3Error("MissingV2QueryParameters")
+    token = q.get("x-amz-security-token") or headers.get("x-amz-security-token")
+    return V2Presigned(q["AWSAccessKeyId"], q["Signature"], raw_expires, expires, token)
+
+
+def parse_presigned(raw_query: str, headers: Mapping[str, str]) -> V4Presigned | V2Presigned | None:
+    """The one step from a pre-signed request's query to typed auth values (None:
+    not pre-signed). Duplicate auth parameters are refused here."""
+    q = first_params(raw_query) if raw_query else {}
+    if "X-Amz-Algorithm" in q or "X-Amz-Credential" in q or "X-Amz-Signature" in q:
+        _refuse_duplicates(raw_query, _V4_AUTH_QUERY)
+        return parse_v4_presigned(q)
+    if "Signature" in q or "AWSAccessKeyId" in q:
+        _refuse_duplicates(raw_query, _V2_AUTH_QUERY)
+        return parse_v2_presigned(q, headers)
+    return None
+
+
+def _verify_v4_query(
+    method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], q: Mapping[str, str],
+    lookup: Lookup, region: str, now: float,
+) -> AuthResult:
+    auth = parse_v4_presigned(q)
+    access_key, date, stamp, signed_at, expires = auth.access_key, auth.date, auth.stamp, auth.signed_at, auth.expires
+    if auth.region != region:
+        raise S3Error("WrongQueryRegion", elements={"Region": region}, region=auth.region, expected=region)
+    if auth.service != "s3":
+        raise S3Error("WrongQueryService", service=auth.service)
     creds = _lookup(lookup, access_key)
     if now < signed_at - MAX_SKEW_SECONDS:
         raise S3Error("RequestNotYetValid", elements={"X-Amz-Date": stamp, "ServerTime": _iso(now)})
@@ -254,18 +389,14 @@ def _verify_v4_query(
         )
     if date != stamp[:8]:
         raise S3Error("SignatureDoesNotMatch", elements={"AWSAccessKeyId": access_key})
-    _check_token(creds, q.get("X-Amz-Security-Token"))
-    signed_names = q["X-Amz-SignedHeaders"]
-    signed = frozenset(signed_names.split(";"))
+    _check_token(creds, auth.token)
+    signed = _signed_names(auth.signed_names)
     _check_unsigned(headers, signed)
-    payload = q.get("X-Amz-Content-Sha256", sigv4.UNSIGNED_PAYLOAD)
-    expected, text, request, _ = _v4_signature(
-        creds, method, raw_path, recanonical_query(raw_query, drop="X-Amz-Signature"),
-        headers, signed_names, payload, stamp, date, region,
-    )
-    provided = q["X-Amz-Signature"]
-    if not hmac.compare_digest(expected.encode(), provided.encode()):
-        raise _v4_mismatch(creds, text, provided, request)
+    request = auth.canonical_request(method, raw_path, raw_query, headers)
+    text = auth.string_to_sign(request)
+    expected = sigv4.sign(sigv4.signing_key(creds.secret_key, date, region), text)
+    if not same(expected, auth.signature):
+        raise _v4_mismatch(creds, text, auth.signature, request)
     return AuthResult(creds, "v4", True, None, signed)
 
 
@@ -279,6 +410,8 @@ def _parse_v4_header(value: str) -> dict[str, str]:
         match = _AUTH_PART.fullmatch(piece)
         if not match:
             raise S3Error("MalformedAuthorizationHeader", detail="the authorization component is malformed.")
+        if match.group(1) in parts:
+            raise S3Error("MalformedAuthorizationHeader", detail=f"the authorization header has '{match.group(1)}' twice.")
         parts[match.group(1)] = match.group(2).strip()
     for required in ("Credential", "SignedHeaders", "Signature"):
         if not parts.get(required):
@@ -289,24 +422,31 @@ def _parse_v4_header(value: str) -> dict[str, str]:
     return parts
 
 
-def _request_time(headers: Mapping[str, str]) -> tuple[str, float]:
-    """(the date text, epoch) from x-amz-date, else Date."""
-    stamp = headers.get("x-amz-date")
-    if stamp:
-        try:
-            return stamp, float(sigv4.parse_amz_date(stamp))
-        except ValueError:
-            parsed = email.utils.parsedate_tz(stamp)
-            if parsed is None:
-                raise S3Error("MissingDateHeader") from None
-            return stamp, float(email.utils.mktime_tz(parsed))
-    date = headers.get("date")
-    if not date:
-        raise S3Error("MissingDateHeader")
-    parsed = email.utils.parsedate_tz(date)
+def _http_epoch(text: str) -> float | None:
+    parsed = email.utils.parsedate_tz(text)
     if parsed is None:
+        return None
+    try:
+        return float(email.utils.mktime_tz(parsed))
+    except (OverflowError, ValueError):
+        return None
+
+
+def _request_time(headers: Mapping[str, str]) -> tuple[str, float]:
+    """(the date text, epoch) from x-amz-date, else Date. A header that is present
+    but empty or unreadable, or a time before 1970, is S3's "valid Date" refusal."""
+    if "x-amz-date" in headers:
+        stamp = headers["x-amz-date"]
+        try:
+            epoch: float | None = float(sigv4.parse_amz_date(stamp))
+        except ValueError:
+            epoch = _http_epoch(stamp) if stamp else None
+    else:
+        stamp = headers.get("date", "")
+        epoch = _http_epoch(stamp) if stamp else None
+    if epoch is None or epoch < 0:
         raise S3Error("MissingDateHeader")
-    return date, float(email.utils.mktime_tz(parsed))
+    return stamp, epoch
 
 
 def _check_skew(stamp: str, signed_at: float, now: float) -> None:
@@ -341,22 +481,30 @@ def _verify_v4_header(
         raise S3Error("InvalidContentSHA256")
     _check_token(creds, headers.get("x-amz-security-token"))
     signed_names = parts["SignedHeaders"]
-    signed = frozenset(signed_names.split(";"))
+    signed = _signed_names(signed_names)
     _check_unsigned(headers, signed)
     if "x-amz-date" in headers:
         stamp = headers["x-amz-date"]
     else:  # SigV4 with a Date header still signs the ISO form of that time
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(signed_at))
     expected, text, request, key = _v4_signature(
-        creds, method, raw_path, recanonical_query(raw_query), headers, signed_names, payload, stamp, date, region
+        creds, method, raw_path, raw_query, headers, signed_names, payload, stamp, date, region, False
     )
     provided = parts["Signature"]
-    if not hmac.compare_digest(expected.encode(), provided.encode()):
+    if not same(expected, provided):
         raise _v4_mismatch(creds, text, provided, request)
     verifier = None
     if payload in (sigv4.STREAMING_PAYLOAD, sigv4.STREAMING_PAYLOAD_TRAILER):
         verifier = ChunkVerifier(key, stamp, sigv4.credential_scope(date, region), provided)
     return AuthResult(creds, "v4", False, payload, signed, verifier)
+
+
+def _refuse_sigv4_only(raw_query: str) -> None:
+    """SigV2 does not sign these sub-resources, so a SigV2 signature could be
+    replayed onto their operations: S3 refuses them under SigV2."""
+    for name, _ in _raw_pairs(raw_query):
+        if name in sigv2.SIGV4_ONLY_SUBRESOURCES:
+            raise S3Error("SigV4Required")
 
 
 def _v2_check(
@@ -367,25 +515,33 @@ def _v2_check(
     """Accept the SigV2 string to sign without the SSE-C key headers (Amazon S3's
     rule, which lets a URL leave the key to its user) or with them (how botocore,
     MinIO and Ceph sign); either way the key itself is checked against its MD5."""
-    text = _v2_string_to_sign(method, raw_path, raw_query, headers, date_line, virtual_bucket, extra)
-    if hmac.compare_digest(sigv2.sign(creds.secret_key, text).encode(), provided.encode()):
+    text = v2_string_to_sign(method, raw_path, raw_query, headers, date_line, virtual_bucket, extra)
+    if same(sigv2.sign(creds.secret_key, text), provided):
         return
     if any(name in SSEC_KEY_HEADERS for name in headers):
-        alt = _v2_string_to_sign(method, raw_path, raw_query, headers, date_line, virtual_bucket, extra, True)
-        if hmac.compare_digest(sigv2.sign(creds.secret_key, alt).encode(), provided.encode()):
+        alt = v2_string_to_sign(method, raw_path, raw_query, headers, date_line, virtual_bucket, extra, True)
+        if same(sigv2.sign(creds.secret_key, alt), provided):
             return
     raise _v2_mismatch(creds, text, provided)
 
 
-def _v2_string_to_sign(
+def v2_resource_path(raw_path: str, virtual_bucket: str | None) -> str:
+    """The path part of SigV2's canonical resource for a received request."""
+    path = recanonical_path(raw_path)
+    if virtual_bucket:
+        return f"/{virtual_bucket}{path}"
+    if path.count("/") == 1 and len(path) > 1:
+        path += "/"  # a bucket's SigV2 resource is "/bucket/" even for the path "/bucket"
+    return path
+
+
+def v2_string_to_sign(
     method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], date_line: str,
     virtual_bucket: str | None, extra: Mapping[str, str] | None = None, include_ssec_keys: bool = False,
 ) -> str:
-    path = recanonical_path(raw_path)
-    if virtual_bucket:
-        path = f"/{virtual_bucket}{path}"
-    elif path.count("/") == 1 and len(path) > 1:
-        path += "/"  # a bucket's SigV2 resource is "/bucket/" even for the path "/bucket"
+    """The SigV2 string to sign S3 builds from a received request: the one function
+    behind the verifier and ``inspect``. ``date_line`` is Expires (query auth),
+    else Date ("" when x-amz-date is sent)."""
     amz = {n: v for n, v in headers.items() if n.startswith("x-amz-")}
     if extra:
         amz.update(extra)
@@ -395,7 +551,7 @@ def _v2_string_to_sign(
         headers.get("content-type", ""),
         date_line,
         amz,
-        sigv2.canonical_resource(path, _raw_pairs(raw_query)),
+        sigv2.canonical_resource(v2_resource_path(raw_path, virtual_bucket), _raw_pairs(raw_query)),
         include_ssec_keys=include_ssec_keys,
     )
 
@@ -418,18 +574,20 @@ def _verify_v2_query(
 ) -> AuthResult:
     if not q.get("AWSAccessKeyId") or not q.get("Signature") or not q.get("Expires"):
         raise S3Error("MissingV2QueryParameters")
+    _refuse_sigv4_only(raw_query)
     creds = _lookup(lookup, q["AWSAccessKeyId"])
-    raw_expires = q["Expires"]
-    if not raw_expires.isdigit():
-        raise S3Error("MissingV2QueryParameters")
-    expires = int(raw_expires)
-    if now > expires:
-        raise S3Error("RequestExpired", elements={"Expires": _iso(expires), "ServerTime": _iso(now)})
-    token = q.get("x-amz-security-token") or headers.get("x-amz-security-token")
-    _check_token(creds, token)
-    extra = {"x-amz-security-token": token} if token else None
-    _v2_check(creds, q["Signature"], method, raw_path, raw_query, headers, raw_expires, virtual_bucket, extra)
-    return AuthResult(creds, "v2", True)
+    auth = parse_v2_presigned(q, headers)
+    if now > auth.expires:
+        raise S3Error("RequestExpired", elements={"Expires": _iso(auth.expires), "ServerTime": _iso(now)})
+    _check_token(creds, auth.token)
+    text = auth.string_to_sign(method, raw_path, raw_query, headers, virtual_bucket)
+    if same(sigv2.sign(creds.secret_key, text), auth.signature):
+        return AuthResult(creds, "v2", True)
+    if any(name in SSEC_KEY_HEADERS for name in headers):  # as _v2_check: with the SSE-C key headers too
+        alt = auth.string_to_sign(method, raw_path, raw_query, headers, virtual_bucket, True)
+        if same(sigv2.sign(creds.secret_key, alt), auth.signature):
+            return AuthResult(creds, "v2", True)
+    raise _v2_mismatch(creds, text, auth.signature)
 
 
 def _verify_v2_header(
@@ -440,6 +598,7 @@ def _verify_v2_header(
     access_key, sep, provided = value.rpartition(":")
     if not sep or not access_key or not provided:
         raise S3Error("MalformedAuthorizationHeader", detail="the authorization header is not of the form 'AWS AccessKeyId:Signature'.")
+    _refuse_sigv4_only(raw_query)
     creds = _lookup(lookup, access_key)
     stamp, signed_at = _request_time(headers)
     _check_skew(stamp, signed_at, now)
@@ -466,6 +625,10 @@ def verify_request(
     authorization = headers.get("authorization")
     v4_query = "X-Amz-Algorithm" in q or "X-Amz-Credential" in q or "X-Amz-Signature" in q
     v2_query = "Signature" in q or "AWSAccessKeyId" in q
+    if v4_query:
+        _refuse_duplicates(raw_query, _V4_AUTH_QUERY)
+    elif v2_query:
+        _refuse_duplicates(raw_query, _V2_AUTH_QUERY)
     if authorization and (v4_query or v2_query):
         raise S3Error("InvalidArgument", detail="Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
     if v4_query:

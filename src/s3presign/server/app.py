@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterable, AsyncIterator, Iterable
 
 from s3presign.core.s3errors import S3Error
-from s3presign.server import xml
+from s3presign.server import keys, xml
 from s3presign.server.auth import authenticate
 from s3presign.server.config import ServerConfig
 from s3presign.server.encryption import Encryption
 from s3presign.server.handlers.context import Ctx, ServerState
-from s3presign.server.http import MAX_HEADER_BYTES, ClientDisconnected, Receive, Request, Response, Scope, Send
+from s3presign.server.http import ClientDisconnected, Receive, Request, Response, Scope, Send
 from s3presign.server.handlers import cors
-from s3presign.server.routes import resolve, split_path, unauthenticated, virtual_bucket
+from s3presign.server.routes import SUBRESOURCES, resolve, split_path, unauthenticated, virtual_bucket
 from s3presign.server.storage import FilesystemStorage, Storage
 
 log = logging.getLogger("s3presign.server")
@@ -45,7 +45,12 @@ class S3App:
                  encryption: Encryption | None = None) -> None:
         storage = storage if storage is not None else FilesystemStorage(config.data_dir)
         if encryption is None:
-            encryption = Encryption(config.data_dir, config.master_key, region=config.region)
+            if config.master_key is not None:
+                master, source = config.master_key, "--master-key-file"
+            else:
+                master, source = keys.load_master_key(config.data_dir), f"{keys.key_dir(config.data_dir)}/master.key"
+            keys.check_master_key(config.data_dir, master, source)
+            encryption = Encryption(config.data_dir, master, region=config.region)
         self.state = ServerState(config, storage, encryption)
         self.host_id = base64.b64encode(os.urandom(24)).decode().encode()
         self._ids = itertools.count(1)
@@ -68,10 +73,11 @@ class S3App:
                     return
 
     async def _dispatch(self, req: Request) -> Response:
-        if req.header_bytes > MAX_HEADER_BYTES:
-            raise S3Error("RequestHeaderSectionTooLarge", elements={"MaxSizeAllowed": str(MAX_HEADER_BYTES)})
         state = self.state
         config = state.config
+        if req.header_bytes > config.limits.max_header_bytes:
+            limit = str(config.limits.max_header_bytes)
+            raise S3Error("RequestHeaderSectionTooLarge", elements={"MaxSizeAllowed": limit})
         bucket_from_host = virtual_bucket(req.headers.get("host", ""), config.domain)
         target, bucket, key = split_path(req.raw_path, bucket_from_host)  # S3 parses the URI first
         if unauthenticated(target, req.method, req.query_names):
@@ -164,13 +170,19 @@ class S3App:
 
     def _log(self, req: Request, status: int, code: str, sent: int, started: float, request_id: str) -> None:
         """One line per request, written in batches (a write per request would cost as
-        much as serving a small GET). The query is left out: a pre-signed URL's is a
-        credential."""
+        much as serving a small GET). Of the query only the sub-resource names appear
+        (they name the operation: a listing, a part upload, a versioning call); its
+        values are left out, since a pre-signed URL's are a credential."""
         if self._access_log is None:
             return
         ms = (time.perf_counter() - started) * 1000
+        target = req.raw_path
+        if req.raw_query:
+            subs = sorted({name for name in req.query_names if name in SUBRESOURCES})
+            if subs:
+                target = f"{target}?{'&'.join(subs)}"
         self._log_lines.append(
-            f'{req.client} "{req.method} {req.raw_path}" {status} {code or "-"} {sent} {ms:.1f}ms {request_id}\n'
+            f'{req.client} "{req.method} {target}" {status} {code or "-"} {sent} {ms:.1f}ms {request_id}\n'
         )
         if len(self._log_lines) == 1:
             asyncio.get_running_loop().call_later(0.2, self._flush_log)
@@ -229,13 +241,19 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def uvicorn_config(app: S3App, *, certfile: str | None = None, keyfile: str | None = None) -> Any:
-    """uvicorn with uvloop and httptools, its own access log off (the app logs)."""
+    """uvicorn with uvloop and httptools under S3's manners (server/protocol.py), its
+    own access log off (the app logs)."""
     import uvicorn
 
-    return uvicorn.Config(
+    from s3presign.server.protocol import S3HttpProtocol
+
+    limits = app.state.config.limits
+    config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=S3HttpProtocol,
+        timeout_keep_alive=int(max(1, limits.idle_timeout)),
+        proxy_headers=False,
         lifespan="on",
         access_log=False,
         server_header=False,
@@ -245,6 +263,8 @@ def uvicorn_config(app: S3App, *, certfile: str | None = None, keyfile: str | No
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
     )
+    config.s3_limits = limits
+    return config
 
 
 def make_server(config: Any) -> Any:
@@ -286,20 +306,29 @@ def make_server(config: Any) -> Any:
     return _Server(config)
 
 
+# A worker that dies is replaced; more than this many deaths within the window
+# means it cannot be kept up (a crash at start, say), and the server gives up.
+_MAX_RESTARTS = 5
+_RESTART_WINDOW = 60.0
+
+
 def serve(app: S3App, sock: socket.socket, *, certfile: str | None = None, keyfile: str | None = None,
-          workers: int = 1) -> None:
+          workers: int = 1) -> int:
     """Serve on ``sock`` until SIGINT/SIGTERM: here, or in ``workers`` forked processes
-    that share the listening socket (each with its own app, caches and event loop)."""
+    that share the listening socket (each with its own app, caches and event loop).
+    Returns the exit status: 0, or 1 when the workers could not be kept up."""
     if workers <= 1:
         make_server(uvicorn_config(app, certfile=certfile, keyfile=keyfile)).run(sockets=[sock])
-        return
+        return 0
     config = app.state.config
-    children = []
-    for _ in range(workers):
+
+    def spawn() -> int:
         pid = os.fork()
         if pid == 0:  # a worker: never returns into the parent's code
             code = 0
             try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 worker = create_app(config)
                 make_server(uvicorn_config(worker, certfile=certfile, keyfile=keyfile)).run(sockets=[sock])
             except BaseException:
@@ -309,20 +338,47 @@ def serve(app: S3App, sock: socket.socket, *, certfile: str | None = None, keyfi
                 if config.access_log is not None:
                     config.access_log.flush()
                 os._exit(code)
-        children.append(pid)
+        return pid
+
+    children = {spawn() for _ in range(workers)}
+    stopping = False
+    deaths: list[float] = []
 
     def stop(sig: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         for pid in children:  # SIGTERM, not the signal: a second SIGINT would force uvicorn out
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    status = 0
     try:
-        for pid in children:
-            os.waitpid(pid, 0)
+        while children:
+            try:
+                pid, code = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:  # pragma: no cover - PEP 475 retries
+                continue
+            children.discard(pid)
+            if stopping:
+                continue
+            now = time.monotonic()
+            deaths = [t for t in deaths if now - t < _RESTART_WINDOW] + [now]
+            how = f"signal {os.WTERMSIG(code)}" if os.WIFSIGNALED(code) else f"status {os.waitstatus_to_exitcode(code)}"
+            if len(deaths) > _MAX_RESTARTS:
+                log.error("s3presign serve: workers keep dying (%d in %.0f s, last with %s); stopping",
+                          len(deaths), _RESTART_WINDOW, how)
+                status = 1
+                stop(signal.SIGTERM, None)
+                continue
+            log.error("s3presign serve: worker %d died (%s); starting another", pid, how)
+            children.add(spawn())
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    return status
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import AsyncIterator, Callable
 
 from s3presign.core import sigv4
 from s3presign.core.credentials import Credentials
+from s3presign.core.numbers import ascii_uint
 from s3presign.core.s3errors import S3Error
 from s3presign.core.verify import AuthResult, verify_request
 from s3presign.server import checksums
@@ -110,12 +111,10 @@ class Payload:
             if length_required or "transfer-encoding" in headers:
                 raise S3Error("MissingContentLength")
             headers = {**headers, length_header: "0"}
-        try:
-            self.expected_size = int(headers.get(length_header, ""))
-        except ValueError:
-            raise S3Error("MissingContentLength") from None
-        if self.expected_size < 0:
+        size = ascii_uint(headers.get(length_header))
+        if size is None:
             raise S3Error("MissingContentLength")
+        self.expected_size = size
         if self.expected_size > max_size:
             raise S3Error(
                 "EntityTooLarge",

@@ -17,6 +17,7 @@ from s3presign.core.s3errors import S3Error
 
 MIN_CHUNK = 8192  # S3: every chunk but the last must carry at least 8 KiB
 _MAX_LINE = 4096
+_HEX = frozenset(b"0123456789abcdefABCDEF")
 _HEADER, _DATA, _DATA_END, _TRAILER, _FINAL, _DONE = range(6)
 
 
@@ -104,12 +105,10 @@ class AwsChunkedDecoder:
 
     def _chunk_header(self, line: bytes) -> None:
         size_text, _, ext = line.partition(b";")
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise _malformed() from None
-        if size < 0 or size_text.strip() != size_text or not size_text:
+        # int(x, 16) would also take "+a", "0x1f", "1_0" and white space
+        if not 0 < len(size_text) <= 16 or not _HEX.issuperset(size_text):
             raise _malformed()
+        size = int(size_text, 16)
         if self._verifier is not None:
             name, _, sig = ext.partition(b"=")
             if name.strip() != b"chunk-signature" or not sig:

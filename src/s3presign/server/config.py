@@ -27,6 +27,37 @@ class ConfigError(Exception):
     """A setup the server cannot run with; the message is one line for the operator."""
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Per-connection limits, S3-like by default (S3 closes an idle connection
+    after about 20 s and refuses a header section over 8 KiB)."""
+
+    idle_timeout: float = 20.0  # keep-alive, and before a first request
+    header_timeout: float = 20.0  # from a request's first byte to the end of its headers
+    body_timeout: float = 20.0  # silence while the app waits for body bytes
+    send_timeout: float = 60.0  # a client that reads nothing of our response
+    max_header_bytes: int = 8 * 1024
+    max_connections: int = 1000
+    send_buffer: int = 256 * 1024  # bytes queued per connection before the app waits
+
+    def __post_init__(self) -> None:
+        for name in ("idle_timeout", "header_timeout", "body_timeout", "send_timeout"):
+            if not 0 < getattr(self, name) <= 3600:
+                raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 3600 seconds")
+        if not 1 <= self.max_connections <= 1_000_000:
+            raise ConfigError("--max-connections must be at least 1")
+        if not 1024 <= self.max_header_bytes <= 1024 * 1024:
+            raise ConfigError("--max-header-size must be between 1024 and 1048576 bytes")
+        if not 16 * 1024 <= self.send_buffer <= 64 * 1024 * 1024:
+            raise ConfigError("--send-buffer must be between 16384 and 67108864 bytes")
+
+    @property
+    def tick(self) -> float:
+        """How often deadlines are checked: a fraction of the shortest timeout."""
+        shortest = min(self.idle_timeout, self.header_timeout, self.body_timeout, self.send_timeout)
+        return max(0.05, min(1.0, shortest / 4))
+
+
 @dataclass
 class ServerConfig:
     """What one server instance needs; built by `s3presign serve` or by an embedder."""
@@ -38,6 +69,7 @@ class ServerConfig:
     allow_insecure_ssec: bool = False
     master_key: bytes | None = None
     access_log: TextIO | None = field(default=sys.stderr, repr=False)
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -76,6 +108,106 @@ def prepare_data_dir(path: Path) -> Path:
     return path.resolve()
 
 
+# Directories the server writes below the data dir; each must be a usable
+# directory if it exists (it is created otherwise).
+_TREE = ("buckets", ".s3presign", ".s3presign/keys")
+LOCK_FILE = Path(".s3presign") / "lock"
+
+
+def lock_data_dir(path: Path) -> int:
+    """Take the data dir for this server (an flock held for the process's life,
+    shared with its workers): a second server on the same dir is refused."""
+    import fcntl
+
+    lock = path / LOCK_FILE
+    try:
+        lock.parent.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {lock}: {exc.strerror or exc}; fix the data dir's permissions") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        holder = ""
+        try:
+            holder = f" (pid {int(lock.read_text().strip())})"
+        except (OSError, ValueError):
+            pass
+        raise ConfigError(
+            f"data dir {path} is in use by another s3presign serve{holder}; stop it or choose another --data-dir"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def check_data_tree(path: Path) -> None:
+    """Every directory the server uses is a directory it can read, write and enter,
+    and so is every bucket's: found now, not as a 500 on each request."""
+    dirs = [path / name for name in _TREE]
+    buckets = path / "buckets"
+    if buckets.is_dir() and os.access(buckets, os.R_OK | os.X_OK):
+        with os.scandir(buckets) as entries:
+            for entry in entries:
+                if not entry.name.startswith("."):
+                    bucket = Path(entry.path)
+                    dirs += [bucket, bucket / "objects", bucket / "tmp"]
+    for d in dirs:
+        if not os.path.lexists(d):
+            continue
+        if not d.is_dir():
+            raise ConfigError(f"{d} is not a directory; move it out of the data dir or choose another --data-dir")
+        if not os.access(d, os.R_OK | os.W_OK | os.X_OK):
+            raise ConfigError(f"{d} is not readable and writable by this user; run: chmod -R u+rwX {path}")
+        bucket_json = d / "bucket.json"
+        if d.parent == buckets and bucket_json.exists() and not os.access(bucket_json, os.R_OK | os.W_OK):
+            raise ConfigError(f"{bucket_json} is not readable and writable by this user; run: chmod -R u+rwX {path}")
+        _private(d, 0o700)
+        if d.parent == buckets:
+            _private(bucket_json, 0o600)
+    for name in ("kms.lock", "kms.json", "master.key", "master.check"):
+        _private(path / ".s3presign" / "keys" / name, 0o600)
+    _private(path / LOCK_FILE, 0o600)
+
+
+def _private(item: Path, mode: int) -> None:
+    """Take group and other permissions off an entry an older version left open."""
+    try:
+        st = os.lstat(item)
+    except OSError:
+        return
+    if st.st_mode & 0o077 and not os.path.islink(item):
+        try:
+            os.chmod(item, mode)
+        except OSError:
+            pass
+
+
+def clean_debris(path: Path) -> int:
+    """Remove what a crash left behind: temp files of interrupted uploads and key
+    writes, half-built buckets, the trash. Safe at start-up only, with the data
+    dir locked (no other writer can own them). Returns how many entries went."""
+    import shutil
+
+    removed = 0
+    candidates = list((path / "buckets").glob("*/tmp/*")) + list((path / "buckets").glob(".new-*"))
+    candidates += list((path / ".s3presign" / "keys").glob(".*.tmp"))
+    candidates += [path / ".s3presign" / "trash"]
+    for item in candidates:
+        try:
+            if item.is_dir() and not item.is_symlink():
+                shutil.rmtree(item)
+            elif os.path.lexists(item):
+                item.unlink()
+            else:
+                continue
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 def users_from_file(path: Path) -> dict[str, Credentials]:
     """Users from an AWS-style credentials file: every section with an access key pair."""
     parser = configparser.RawConfigParser()
@@ -88,10 +220,17 @@ def users_from_file(path: Path) -> dict[str, Credentials]:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"cannot parse credentials file {path}: {first}") from None
     users: dict[str, Credentials] = {}
+    sections: dict[str, str] = {}
     for section in parser.sections():
         items = dict(parser.items(section))
         access, secret = items.get("aws_access_key_id"), items.get("aws_secret_access_key")
         if access and secret:
+            if access in sections:  # the last would win silently, locking the other user out
+                raise ConfigError(
+                    f"credentials file {path}: access key {access} is in both [{sections[access]}] and "
+                    f"[{section}]; give each user its own aws_access_key_id"
+                )
+            sections[access] = section
             users[access] = Credentials(access, secret, items.get("aws_session_token") or None)
     if not users:
         raise ConfigError(

@@ -91,6 +91,47 @@ def fingerprint(key: bytes) -> str:
     return hmac.new(key, b"s3presign fingerprint", sha256).hexdigest()[:16]
 
 
+_KCV_INFO = b"s3presign master key check value v1"
+
+
+def key_check_value(key: bytes) -> str:
+    """A public value that tells whether ``key`` is the master a data dir was
+    written under (an HMAC under the key: it reveals nothing of it)."""
+    return hmac.new(key, _KCV_INFO, sha256).hexdigest()
+
+
+def check_master_key(data_dir: Path, key: bytes, source: str) -> None:
+    """Refuse a master key that is not the one this data dir's keys and objects
+    were sealed under (its check value is stored beside them on first use).
+
+    ``source`` names where the key came from, for the message."""
+    path = key_dir(Path(data_dir)) / "master.check"
+    value = key_check_value(key)
+    if not path.exists():
+        legacy = key_dir(Path(data_dir)) / "kms.json"  # written before the check value existed
+        try:
+            recorded = json.loads(legacy.read_bytes()).get("master") if legacy.exists() else None
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        if recorded is not None and recorded != fingerprint(key):
+            raise KeyStoreError(_mismatch(source, data_dir, legacy))
+        write_private(path, value.encode() + b"\n")
+        return
+    try:
+        stored = read_private(path).decode("ascii").strip()
+    except (UnicodeDecodeError, ValueError):
+        raise KeyStoreError(f"{path} is not a key check value; restore it from a backup") from None
+    if not hmac.compare_digest(stored.encode(), value.encode()):
+        raise KeyStoreError(_mismatch(source, data_dir, path))
+
+
+def _mismatch(source: str, data_dir: Path, path: Path) -> str:
+    return (
+        f"{source} is not the master key data dir {data_dir} was written with (see {path}); "
+        f"give the --master-key-file it was created with"
+    )
+
+
 def private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) with 0700 on the directories we create."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import json
+import os
 import re
 import secrets
 import threading
@@ -277,7 +278,7 @@ class LocalKeyService:
 
 @contextmanager
 def _flock(path: Path) -> Iterator[None]:
-    with open(path, "a") as f:
+    with os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+b") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -121,3 +122,32 @@ def _usable_ca(ca_path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return cert.not_valid_after_utc - dt.timedelta(days=_SERVER_DAYS) > dt.datetime.now(dt.timezone.utc)
+
+
+def check_files(cert_path: Path, key_path: Path) -> None:
+    """Load a --tls-cert/--tls-key pair as the server will; ValueError naming the
+    file and what is wrong with it (before the server says it is listening)."""
+    import ssl
+
+    for option, path in (("--tls-cert", cert_path), ("--tls-key", key_path)):
+        try:
+            Path(path).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read {option} {path}: {exc.strerror or exc}") from None
+    try:
+        x509.load_pem_x509_certificates(Path(cert_path).read_bytes())
+    except ValueError:
+        raise ValueError(f"--tls-cert {cert_path} is not a PEM certificate (-----BEGIN CERTIFICATE-----)") from None
+    try:
+        serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
+    except TypeError:
+        raise ValueError(f"--tls-key {key_path} is encrypted; give an unencrypted PEM private key") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise ValueError(f"--tls-key {key_path} is not a PEM private key (-----BEGIN PRIVATE KEY-----)") from None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(str(cert_path), str(key_path))
+    except ssl.SSLError as exc:
+        raise ValueError(
+            f"--tls-key {key_path} does not match the certificate in --tls-cert {cert_path} ({exc.reason or exc})"
+        ) from None

@@ -1,0 +1,229 @@
+"""The HTTP/1.1 connection under the app: uvicorn's httptools protocol, held to
+S3's manners.
+
+uvicorn answers a request it cannot parse with a plain-text 400, keeps a
+connection that never sends a byte open for ever, and lets a client read a
+header a byte a minute. Here every refusal is S3's XML error, and each
+connection is watched by one sweeper per event loop (a timer per server, not
+per request, so the hot path only stores a timestamp):
+
+- idle (between requests, or before the first): closed after ``idle_timeout``;
+- header section not complete ``header_timeout`` after its first byte: 400 RequestTimeout;
+- request body silent for ``body_timeout`` while the app waits for it: 400 RequestTimeout;
+- a client that stops reading our response for ``send_timeout``: the connection is cut;
+- more than ``max_connections`` at once: the newcomer's request is answered
+  503 SlowDown (never a dropped socket), and its connection closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from s3presign.core.s3errors import S3Error
+from s3presign.server import xml
+from s3presign.server.config import Limits
+
+_IDLE, _HEADERS, _BODY, _APP = range(4)
+_REASONS = {400: b"Bad Request", 503: b"Service Unavailable"}
+_HOST_ID = base64.b64encode(os.urandom(24)).decode()
+
+
+def error_response(err: S3Error) -> bytes:
+    """A whole HTTP response carrying S3's XML error; the connection closes after it."""
+    request_id = os.urandom(8).hex().upper()
+    body = xml.error_document(err, request_id, _HOST_ID)
+    head = (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/xml\r\ncontent-length: %d\r\n"
+        b"x-amz-request-id: %s\r\nx-amz-id-2: %s\r\nconnection: close\r\n\r\n"
+        % (err.status, _REASONS.get(err.status, b"Error"), len(body), request_id.encode(), _HOST_ID.encode())
+    )
+    return head + body
+
+
+async def _slow_down(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The app for a connection over the limit: S3's 503 SlowDown, then close."""
+    err = S3Error("SlowDown")
+    body = xml.error_document(err, os.urandom(8).hex().upper(), _HOST_ID)
+    await send({"type": "http.response.start", "status": 503, "headers": [
+        (b"content-type", b"application/xml"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Sweeper:
+    """Checks every connection of one server against its deadlines, every ``tick``."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, connections: set[Any], tick: float) -> None:
+        self._loop = loop
+        self._connections = connections
+        self._tick = tick
+        self._handle: asyncio.TimerHandle | None = None
+
+    def ensure_running(self) -> None:
+        if self._handle is None:
+            self._handle = self._loop.call_later(self._tick, self._sweep)
+
+    def _sweep(self) -> None:
+        self._handle = None
+        if not self._connections:
+            return  # restarted by the next connection
+        now = self._loop.time()
+        for conn in list(self._connections):
+            check = getattr(conn, "check_deadlines", None)
+            if check is not None:
+                check(now)
+        self.ensure_running()
+
+
+class S3HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with S3's error answers, timeouts and limits."""
+
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.limits: Limits = getattr(config, "s3_limits", None) or Limits()
+        self._phase = _IDLE
+        self._mark = 0.0  # when the current phase began
+        self._rx = 0.0  # when the last bytes arrived
+        self._header_bytes = 0
+        self._over_limit = False
+        self._stalled_since: float | None = None
+        self._error: S3Error | None = None  # set by a callback before it makes the parser fail
+        self._deferred: S3Error | None = None  # refusal to send once the running response is done
+
+    # --- connection --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        limits = self.limits
+        transport.set_write_buffer_limits(high=limits.send_buffer)
+        self._mark = self._rx = self.loop.time()
+        self._over_limit = len(self.connections) > limits.max_connections
+        sweeper = getattr(self.server_state, "s3_sweeper", None)
+        if sweeper is None:
+            sweeper = _Sweeper(self.loop, self.connections, limits.tick)
+            self.server_state.s3_sweeper = sweeper
+        sweeper.ensure_running()
+
+    def data_received(self, data: bytes) -> None:
+        self._rx = self.loop.time()
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # no upgrades: the request was routed like any other
+        except httptools.HttpParserError:
+            err, self._error = self._error or S3Error("BadRequest"), None
+            self.refuse(err)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._stalled_since = self.loop.time()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._stalled_since = None
+
+    # --- parser callbacks ----------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._phase = _HEADERS
+        self._mark = self._rx
+        self._header_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count_header(len(url))
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count_header(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > self.limits.max_header_bytes:
+            self._error = S3Error(
+                "RequestHeaderSectionTooLarge", elements={"MaxSizeAllowed": str(self.limits.max_header_bytes)}
+            )
+            raise ValueError("header section too large")  # the parser fails; data_received refuses
+
+    def on_headers_complete(self) -> None:
+        self._phase = _BODY
+        if not self._over_limit:
+            super().on_headers_complete()
+            return
+        app, self.app = self.app, _slow_down
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app = app
+        self.cycle.keep_alive = False
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._phase = _APP
+
+    def on_response_complete(self) -> None:
+        if self._deferred is not None:
+            err, self._deferred = self._deferred, None
+            self.server_state.total_requests += 1
+            self._write_refusal(err)
+            return
+        idle = self._phase == _APP and not self.pipeline
+        super().on_response_complete()
+        if idle:
+            self._phase = _IDLE
+            self._mark = self.loop.time()
+
+    # --- refusing ----------------------------------------------------------------------
+
+    def refuse(self, err: S3Error) -> None:
+        """Answer ``err`` as S3's XML and close. A response in progress is not cut
+        short: the refusal (of the bytes after it) follows it."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and not cycle.disconnected:
+            if not cycle.more_body and not self.transport.is_closing():
+                self._deferred = err  # e.g. a body longer than its Content-Length
+                self.flow.pause_reading()
+                return
+            if cycle.response_started:
+                self.transport.close()
+                return
+            cycle.disconnected = True  # the app stops reading and sends nothing
+            cycle.message_event.set()
+        self._write_refusal(err)
+
+    def _write_refusal(self, err: S3Error) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(error_response(err))
+            self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:  # uvicorn's plain-text path, never used here
+        self.refuse(S3Error("BadRequest"))
+
+    def check_deadlines(self, now: float) -> None:
+        """Called by the sweeper: enforce this connection's timeouts."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        limits = self.limits
+        if self._stalled_since is not None and now - self._stalled_since > limits.send_timeout:
+            transport.abort()  # the client stopped reading: free its buffers now
+            return
+        phase = self._phase
+        if phase == _IDLE:
+            if now - self._mark > limits.idle_timeout and not self.pipeline:
+                transport.close()
+        elif phase == _HEADERS:
+            if now - self._mark > limits.header_timeout:
+                self.refuse(S3Error("RequestTimeout"))
+        elif phase == _BODY:
+            if not self.flow.read_paused and now - self._rx > limits.body_timeout:
+                self.refuse(S3Error("RequestTimeout"))
