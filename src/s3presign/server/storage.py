@@ -269,7 +269,8 @@ class Storage:
 
     # --- records ------------------------------------------------------------------------
     def _mac(self, kind: str, bucket: str, name: str, version: str, record: str) -> str:
-        bound = json.dumps([kind, bucket, name, version], ensure_ascii=False).encode() + b"\n" + record.encode()
+        # kind, bucket and version never hold a newline; the key is length-prefixed
+        bound = f"{kind}\n{bucket}\n{version}\n{len(name)}\n{name}\n{record}".encode("utf-8", "surrogatepass")
         return hmac.new(self._key, bound, hashlib.sha256).hexdigest()
 
     def _check(self, kind: str, bucket: str, name: str, version: str, record: str, mac: str) -> bool:
