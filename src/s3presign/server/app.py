@@ -301,6 +301,7 @@ def serve(app: S3App, sock: socket.socket, *, certfile: str | None = None, keyfi
         make_server(uvicorn_config(app, certfile=certfile, keyfile=keyfile)).run(sockets=[sock])
         return
     config = app.state.config
+    app.state.storage.meta.close()  # no database connection crosses fork(); each worker opens its own
     children = []
     for _ in range(workers):
         pid = os.fork()
