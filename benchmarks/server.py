@@ -205,6 +205,19 @@ def md5_rate(mib: int = 256) -> float:
     return mib * (1 << 20) / (time.perf_counter() - start) / MB
 
 
+def fsync_write_rate(directory: str, mib: int = 1024) -> float:
+    """Sequential 1 MiB writes then one fsync, in the data dir's filesystem (a PUT's disk ceiling)."""
+    chunk, path = os.urandom(1 << 20), Path(directory) / "fsync-probe"
+    start = time.perf_counter()
+    with open(path, "wb", buffering=0) as f:
+        for _ in range(mib):
+            f.write(chunk)
+        os.fsync(f.fileno())
+    rate = mib * (1 << 20) / (time.perf_counter() - start) / MB
+    path.unlink()
+    return rate
+
+
 def machine() -> str:
     model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                   if l.startswith("model name")), platform.processor())
@@ -238,6 +251,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="s3presign-bench-") as tmp, \
             tempfile.TemporaryDirectory(prefix="s3presign-bench-data-", dir=args.data_dir_parent) as data:
         workdir, fs = Path(tmp), filesystem(data)
+        disk = fsync_write_rate(data, min(args.size_mib, 1024))
         results: dict[str, dict] = {}
         large: list[tuple[str, float, float]] = []
         with s3presign_server(workdir, Path(data)) as ours:
@@ -286,6 +300,8 @@ def main() -> None:
     print("\nCeilings, in process, one core\n")
     print(f"| AES-256-GCM encrypt (1 MiB calls) | {aes_enc:.0f} MB/s |\n| AES-256-GCM decrypt | {aes_dec:.0f} MB/s |")
     print(f"| MD5 (the ETag of every PUT) | {md5:.0f} MB/s |")
+    print(f"| fsync'd sequential write, data dir ({fs}) | {disk:.0f} MB/s |")
+    print(f"| min(MD5, fsync'd write): a PUT's ceiling | {min(md5, disk):.0f} MB/s |")
 
 
 if __name__ == "__main__":

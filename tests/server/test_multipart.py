@@ -214,8 +214,13 @@ def test_no_such_upload(endpoint, bucket):
     etag = _part(s3, bucket, upload_id, 1, b"x")
     s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id,
                                  MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
-    again = _complete_error(s3, bucket, upload_id, [{"PartNumber": 1, "ETag": etag}])
-    assert again["Code"] == "NoSuchUpload"
+    # a repeated completion answers as the first did (S3 does: a client may retry after a lost answer)
+    again = s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id,
+                                         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert again["ETag"] == s3.head_object(Bucket=bucket, Key="k")["ETag"]
+    with pytest.raises(botocore.exceptions.ClientError) as info:  # but no more parts
+        s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=2, Body=b"x")
+    assert client_error(info.value)["Code"] == "NoSuchUpload"
     with pytest.raises(botocore.exceptions.ClientError) as info:
         s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload_id)
     assert client_error(info.value)["Code"] == "NoSuchUpload"
@@ -260,16 +265,17 @@ def test_sse_kms_upload_part_under_sigv2_is_refused(endpoint, bucket):
 # --- never visible until complete; abort frees the space --------------------------------------
 
 
-def _staged_bytes(endpoint: Endpoint, bucket: str) -> int:
-    root = endpoint.data_dir / "buckets" / bucket / "uploads"
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0
+def _blob_bytes(endpoint: Endpoint) -> int:
+    root = endpoint.data_dir / "blobs"
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
 def test_unfinished_upload_is_never_an_object_and_abort_frees_space(endpoint, bucket):
     s3 = endpoint.client()
+    before = _blob_bytes(endpoint)
     upload_id = _create(s3, bucket, "hidden")
     _part(s3, bucket, upload_id, 1, os.urandom(6 * MiB), key="hidden")
-    assert _staged_bytes(endpoint, bucket) > 6 * MiB
+    assert _blob_bytes(endpoint) > before + 6 * MiB
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
     with pytest.raises(botocore.exceptions.ClientError) as info:
         s3.head_object(Bucket=bucket, Key="hidden")
@@ -278,16 +284,28 @@ def test_unfinished_upload_is_never_an_object_and_abort_frees_space(endpoint, bu
     listed = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
     assert [(u["Key"], u["UploadId"]) for u in listed] == [("hidden", upload_id)]
     s3.abort_multipart_upload(Bucket=bucket, Key="hidden", UploadId=upload_id)
-    assert _staged_bytes(endpoint, bucket) == 0
+    assert _blob_bytes(endpoint) == before
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
 
-def test_completion_leaves_no_staged_parts(endpoint, bucket):
+def test_completion_moves_the_parts_and_frees_the_unused_ones(endpoint, bucket):
     s3 = endpoint.client()
-    _upload(s3, bucket, "done", [os.urandom(5 * MiB), b"z"])
-    assert _staged_bytes(endpoint, bucket) == 0
+    before = _blob_bytes(endpoint)
+    upload_id = _create(s3, bucket, "done")
+    first = _part(s3, bucket, upload_id, 1, os.urandom(5 * MiB), key="done")
+    _part(s3, bucket, upload_id, 1, os.urandom(5 * MiB), key="done")  # replaced: freed at once
+    last = _part(s3, bucket, upload_id, 2, b"z", key="done")
+    unused = _part(s3, bucket, upload_id, 3, os.urandom(MiB), key="done")
+    assert first and unused
+    parts = {p["PartNumber"]: p["ETag"] for p in s3.list_parts(Bucket=bucket, Key="done", UploadId=upload_id)["Parts"]}
+    s3.complete_multipart_upload(Bucket=bucket, Key="done", UploadId=upload_id, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": parts[1]}, {"PartNumber": 2, "ETag": last}]})
+    stored = _blob_bytes(endpoint) - before
+    assert 5 * MiB < stored < 5 * MiB + 64 * 1024  # the object is the parts' blobs, no copy, no leftovers
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+    s3.delete_object(Bucket=bucket, Key="done")
+    assert _blob_bytes(endpoint) == before
 
 
 def test_list_parts_pages(endpoint, bucket):

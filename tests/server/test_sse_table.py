@@ -313,8 +313,12 @@ def test_marker_and_keys_are_nowhere_on_disk(tls):
     assert scanned > 6 * len(marker)
 
 
+def _blob_files(endpoint: Endpoint) -> set:
+    return {p for p in (endpoint.data_dir / "blobs").rglob("*") if p.is_file() and p.parent.name != "tmp"}
+
+
 def _stored_file(endpoint: Endpoint, bucket: str, before: set) -> "os.PathLike":
-    (new,) = set((endpoint.data_dir / "buckets" / bucket / "objects").iterdir()) - before
+    (new,) = _blob_files(endpoint) - before
     return new
 
 
@@ -323,11 +327,10 @@ def test_flipped_byte_and_moved_sealed_key_are_errors(tls, mode):
     endpoint, http, bucket = tls
     presigner = endpoint.presigner()
     sse = CELLS[mode]
-    objects = endpoint.data_dir / "buckets" / bucket / "objects"
-    before = set(objects.iterdir())
+    before = _blob_files(endpoint)
     send(http, presigner.presign("PUT", bucket, f"tamper/{mode}/a", sse=sse), b"A" * 5000)
     file_a = _stored_file(endpoint, bucket, before)
-    before = set(objects.iterdir())
+    before = _blob_files(endpoint)
     send(http, presigner.presign("PUT", bucket, f"tamper/{mode}/b", sse=sse), b"B" * 5000)
     file_b = _stored_file(endpoint, bucket, before)
     # A's stored bytes (and sealed key) moved onto B: never returned as B's data

@@ -19,12 +19,12 @@ import pytest
 from .helpers import Endpoint, error_of, start_server
 
 
-def _objects_dir(endpoint: Endpoint, bucket: str) -> Path:
-    return endpoint.data_dir / "buckets" / bucket / "objects"
+def _blob_files(endpoint: Endpoint) -> set[Path]:
+    return {p for p in (endpoint.data_dir / "blobs").rglob("*") if p.is_file() and p.parent.name != "tmp"}
 
 
-def _tmp_files(endpoint: Endpoint, bucket: str) -> list[Path]:
-    return list((endpoint.data_dir / "buckets" / bucket / "tmp").iterdir())
+def _tmp_files(endpoint: Endpoint, bucket: str = "") -> list[Path]:
+    return list((endpoint.data_dir / "blobs" / "tmp").iterdir())
 
 
 def _start_partial_put(endpoint: Endpoint, bucket: str, key: str, total: int, sent: int) -> socket.socket:
@@ -151,8 +151,9 @@ def test_no_plaintext_byte_under_the_data_dir(endpoint, bucket):
 def test_tampered_bytes_are_never_returned(endpoint, bucket):
     s3 = endpoint.client()
     small = os.urandom(100_000)
+    before = _blob_files(endpoint)
     s3.put_object(Bucket=bucket, Key="small", Body=small)
-    (stored,) = _objects_dir(endpoint, bucket).iterdir()
+    (stored,) = _blob_files(endpoint) - before
     data = bytearray(stored.read_bytes())
     data[70_000] ^= 0x01
     stored.write_bytes(bytes(data))  # a new inode: the server re-reads it
@@ -162,8 +163,9 @@ def test_tampered_bytes_are_never_returned(endpoint, bucket):
 
 def test_tampered_large_object_is_cut_off(endpoint, bucket):
     big = os.urandom(3 << 20)
+    before = _blob_files(endpoint)
     endpoint.client().put_object(Bucket=bucket, Key="big", Body=big)
-    (stored,) = _objects_dir(endpoint, bucket).iterdir()
+    (stored,) = _blob_files(endpoint) - before
     data = bytearray(stored.read_bytes())
     data[2_500_000] ^= 0x80
     stored.write_bytes(bytes(data))

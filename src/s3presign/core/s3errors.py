@@ -489,6 +489,11 @@ ERRORS: dict[str, ErrorSpec] = {
         400, "InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid."
     ),
     "InvalidVersionId": ErrorSpec(400, "InvalidArgument", "Invalid version id specified"),
+    "NoSuchVersion": ErrorSpec(404, "NoSuchVersion", "The specified version does not exist."),
+    "IllegalVersioningConfiguration": ErrorSpec(
+        400, "IllegalVersioningConfigurationException",
+        "The Versioning element must be specified",
+    ),
     # --- multipart, POST object, copy, CORS (issue 5) ---------------------
     "SseCPartKeyMismatch": ErrorSpec(
         400, "InvalidRequest", "The provided encryption parameters did not match the ones used originally."

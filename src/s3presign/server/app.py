@@ -31,7 +31,7 @@ from s3presign.server.handlers.context import Ctx, ServerState
 from s3presign.server.http import ClientDisconnected, Receive, Request, Response, Scope, Send
 from s3presign.server.handlers import cors
 from s3presign.server.routes import SUBRESOURCES, resolve, split_path, unauthenticated, virtual_bucket
-from s3presign.server.storage import FilesystemStorage, Storage
+from s3presign.server.storage import Storage, open_storage
 
 log = logging.getLogger("s3presign.server")
 _XML = (b"content-type", b"application/xml")
@@ -42,8 +42,7 @@ class S3App:
     """The S3 endpoint as an ASGI 3 application."""
 
     def __init__(self, config: ServerConfig, *, storage: Storage | None = None,
-                 encryption: Encryption | None = None) -> None:
-        storage = storage if storage is not None else FilesystemStorage(config.data_dir)
+                 encryption: Encryption | None = None, recover: bool = True) -> None:
         if encryption is None:
             if config.master_key is not None:
                 master, source = config.master_key, "--master-key-file"
@@ -51,6 +50,13 @@ class S3App:
                 master, source = keys.load_master_key(config.data_dir), f"{keys.key_dir(config.data_dir)}/master.key"
             keys.check_master_key(config.data_dir, master, source)
             encryption = Encryption(config.data_dir, master, region=config.region)
+        if storage is None:
+            from s3presign.server.migrate import upgrade_if_needed
+
+            storage = open_storage(config.data_dir, encryption.record_key())
+            upgrade_if_needed(config.data_dir, storage)
+            if recover:  # once per data dir, before any request: never while another process serves
+                storage.recover()
         self.state = ServerState(config, storage, encryption)
         self.host_id = base64.b64encode(os.urandom(24)).decode().encode()
         self._ids = itertools.count(1)
@@ -84,7 +90,7 @@ class S3App:
             auth = None  # a preflight, or a POST form with its own signed policy
         else:
             auth = authenticate(req, state.lookup, config.region, bucket_from_host)
-        handler = resolve(target, req.method, req.query_names)
+        handler = resolve(target, req.method, req.query_names, req.headers)
         ctx = Ctx(state, req, bucket, key)
         ctx.auth = auth
         return await handler(ctx)
@@ -121,7 +127,8 @@ class S3App:
 
     def _error(self, err: S3Error, request_id: str) -> Response:
         body = xml.error_document(err, request_id, self.host_id.decode())
-        return Response(err.status, [_XML], body, err.code)
+        resp = Response(err.status, [_XML], body, err.code)
+        return resp.extend(getattr(err, "headers", {}).items())  # x-amz-delete-marker and the like
 
     async def _send(self, send: Send, receive: Receive, req: Request, resp: Response, request_id: str) -> int:
         """Send the response; returns the number of body bytes sent."""
@@ -321,6 +328,7 @@ def serve(app: S3App, sock: socket.socket, *, certfile: str | None = None, keyfi
         make_server(uvicorn_config(app, certfile=certfile, keyfile=keyfile)).run(sockets=[sock])
         return 0
     config = app.state.config
+    app.state.storage.meta.close()  # no database connection crosses fork(); each worker opens its own
 
     def spawn() -> int:
         pid = os.fork()
@@ -329,7 +337,7 @@ def serve(app: S3App, sock: socket.socket, *, certfile: str | None = None, keyfi
             try:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                worker = create_app(config)
+                worker = create_app(config, recover=False)  # the parent recovered before forking
                 make_server(uvicorn_config(worker, certfile=certfile, keyfile=keyfile)).run(sockets=[sock])
             except BaseException:
                 log.exception("worker failed")

@@ -277,6 +277,17 @@ class Encryption:
         self._master = master_key if master_key is not None else keys.load_master_key(Path(data_dir))
         self.keys = LocalKeyService(Path(data_dir), self._master, region=region)
 
+    def record_key(self) -> bytes:
+        """The key that authenticates storage records (derived, never the master itself)."""
+        return keys.hkdf(self._master, b"s3presign record mac v1")
+
+    def check_access(self, envelope: Mapping[str, Any], customer_key: CustomerKey | None, *,
+                     bucket: str, key: str, signature_version: str) -> dict[str, str]:
+        """S3's checks of a request's SSE headers against an envelope (as open_read), for an
+        answer that reads no bytes; the SSE response headers."""
+        self._open_roots(envelope, customer_key, bucket, key, signature_version)
+        return _headers(envelope, customer_key)
+
     def begin_write(self, request: SseRequest, bucket_default: SseRequest | None, *,
                     bucket: str, key: str, signature_version: str) -> ObjectWriter:
         """A writer for a new object under the SSE the request (else the bucket) names."""

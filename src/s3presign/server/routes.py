@@ -2,14 +2,16 @@
 
 A route is (target, method, sub-resources), where target is "service",
 "bucket" or "object" and the sub-resources are the S3 sub-resource names in
-the query, sorted and joined with "&" ("" for none). Multipart, POST object,
-CopyObject and CORS (issue 5) slot in as rows of ROUTES.
+the query, sorted and joined with "&" ("" for none). An object PUT carrying
+x-amz-copy-source is a copy (CopyObject, UploadPartCopy): its sub-resources
+gain a "+copy" suffix, so the copy has its own row and no handler dispatches
+to another.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Awaitable, Callable, Iterable
+from typing import Awaitable, Callable, Iterable, Mapping
 from urllib.parse import unquote
 
 from s3presign.core.errors import PresignError
@@ -31,20 +33,29 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("bucket", "PUT", "encryption"): buckets.put_bucket_encryption,
     ("bucket", "GET", "encryption"): buckets.get_bucket_encryption,
     ("bucket", "DELETE", "encryption"): buckets.delete_bucket_encryption,
+    ("bucket", "GET", "versioning"): buckets.get_bucket_versioning,
+    ("bucket", "PUT", "versioning"): buckets.put_bucket_versioning,
+    ("bucket", "GET", "versions"): buckets.list_object_versions,
     ("bucket", "POST", "delete"): objects.delete_objects,
-    ("object", "PUT", ""): copy.put_or_copy,  # PutObject, or CopyObject with x-amz-copy-source
+    ("object", "PUT", ""): objects.put_object,
+    ("object", "PUT", "+copy"): copy.copy_object,
     ("object", "GET", ""): objects.get_object,
     ("object", "HEAD", ""): objects.get_object,
     ("object", "DELETE", ""): objects.delete_object,
-    # issue 5: multipart uploads, POST object, CORS
+    ("object", "GET", "versionId"): objects.get_object,
+    ("object", "HEAD", "versionId"): objects.get_object,
+    ("object", "DELETE", "versionId"): objects.delete_object,
+    ("object", "GET", "partNumber"): objects.get_object,
+    ("object", "HEAD", "partNumber"): objects.get_object,
+    ("object", "GET", "partNumber&versionId"): objects.get_object,
+    ("object", "HEAD", "partNumber&versionId"): objects.get_object,
     ("bucket", "GET", "uploads"): multipart.list_uploads,
     ("object", "POST", "uploads"): multipart.create_upload,
     ("object", "PUT", "partNumber&uploadId"): multipart.upload_part,
+    ("object", "PUT", "partNumber&uploadId+copy"): copy.upload_part_copy,
     ("object", "POST", "uploadId"): multipart.complete_upload,
     ("object", "DELETE", "uploadId"): multipart.abort_upload,
     ("object", "GET", "uploadId"): multipart.list_parts,
-    ("object", "GET", "partNumber"): multipart.get_part,
-    ("object", "HEAD", "partNumber"): multipart.get_part,
     ("bucket", "POST", ""): post.post_object,
     ("bucket", "PUT", "cors"): cors.put_bucket_cors,
     ("bucket", "GET", "cors"): cors.get_bucket_cors,
@@ -64,11 +75,13 @@ SUBRESOURCES = frozenset({
 _RESOURCE_TYPE = {"service": "SERVICE", "bucket": "BUCKET", "object": "OBJECT"}
 
 
-def resolve(target: str, method: str, query_names: Iterable[str]) -> Handler:
+def resolve(target: str, method: str, query_names: Iterable[str], headers: Mapping[str, str] | None = None) -> Handler:
     """The handler for a request, or S3's NotImplemented / MethodNotAllowed."""
     if method == "OPTIONS":  # a CORS preflight, whatever the URL names
         return cors.preflight
     subs = "&".join(sorted({n for n in query_names if n in SUBRESOURCES})) if query_names else ""
+    if method == "PUT" and target == "object" and headers is not None and "x-amz-copy-source" in headers:
+        subs += "+copy"
     handler = ROUTES.get((target, method, subs))
     if handler is not None:
         return handler

@@ -1,50 +1,82 @@
-"""Where objects live: a small Storage interface and the filesystem backend.
+"""Where objects live: the backend contract the handlers use, and its one
+implementation over a metadata database (server.metadata) and a blob store
+(server.blobs).
 
-The backend stores bytes it is given (the handlers give it ciphertext) plus a
-JSON record of the object's metadata, and knows nothing about S3 semantics
-beyond buckets and keys. A later backend (a distributed object store) only has
-to implement :class:`Storage`.
+Bytes and meaning are kept apart. A blob holds ciphertext only and is named
+by the blob store; a *record* (a row of the metadata) says which bucket, key
+and version it is, its size, ETag, checksums, headers, encryption envelope and
+which blobs hold its bytes, in order. Keys are rows, never paths.
 
-Filesystem layout, below the data dir::
+Crash safety (the protocol; docs/ARCHITECTURE.md "Storage"):
 
-    buckets/<bucket>/bucket.json          name, creation date, region, configuration
-    buckets/<bucket>/objects/<sha256(key)> stored bytes, then the JSON record, then a footer
-    buckets/<bucket>/tmp/                  uploads in progress
+1. the bytes go into a new blob, which ``commit()`` makes durable;
+2. ONE metadata transaction makes the version (or part, or completed upload)
+   visible, and unlinks whatever it replaces;
+3. only after that commit are the replaced blobs deleted.
 
-Why it looks like this:
+A crash before 2 leaves an unreferenced blob, a crash between 2 and 3 leaves
+replaced blobs; start-up (:meth:`Storage.recover`) deletes every blob no record
+references, whatever its age, and every partial write. Nothing else is ever
+half-done: the old state or the new one is visible, never a mix.
 
-- a key never becomes a path (it is hashed), so no key (``..``, ``//``, 1024
-  bytes, any Unicode) can escape the data dir or hit a file-name limit;
-- an object is ONE file holding data and record, so replacing it is one atomic
-  rename: a reader that opened the old file keeps reading the old version, and
-  a crash or disconnect mid-upload leaves only a temp file nobody lists;
-- the record is a trailer because the ETag and size are known only at the end.
+Nothing read back is trusted: every record carries an HMAC (a key derived
+from the master key) over its bytes, bound to bucket, key and version id, so a
+changed size, ETag, envelope or blob list is detected before anything is served;
+the blob sizes are checked against the record when opened, and the bytes
+themselves are authenticated by the encryption (server.sio). A record that
+fails its MAC stays listed and deletable, and is logged once.
+
+The contract's calls are blocking and thread-safe; :class:`AsyncStorage` is
+what handlers await (reads of a local database run inline, everything else on
+a worker thread).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
+import hmac
 import json
+import logging
 import os
 import secrets
-import shutil
-import struct
+import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Union
 
 from s3presign.core.s3errors import S3Error
+from s3presign.server.blobs import BlobReader, BlobStore
+from s3presign.server.metadata import Metadata, Row, SQLite
 
-_FOOTER = struct.Struct("<Q8s")  # record length, magic
-_MAGIC = b"S3PREC01"
-_READ = 1 << 20  # large reads: few syscalls per GiB
-_STALE_TMP = 3600.0  # an upload untouched this long (seconds) is debris from a crash
+log = logging.getLogger("s3presign.storage")
+
+NULL = "null"  # the version id of a version written while versioning was off or suspended
+ENABLED, SUSPENDED = "Enabled", "Suspended"
+EAGER_BLOBS = 256  # objects with more blobs than this open them as the read reaches them
+_FINISHED_UPLOAD_TTL = 86400.0  # a completed upload answers a repeated Complete this long
+_VERIFIED_CACHE = 8192
+
+
+# Fault injection for the crash tests: the process kills itself (SIGKILL) at this
+# point of the protocol when it writes a key containing "crash". Unset: no effect.
+_CRASH_AT = os.environ.get("S3PRESIGN_CRASH_AT", "")
+
+
+def crashpoint(point: str, key: str) -> None:
+    if _CRASH_AT == point and "crash" in key:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class IntegrityError(ValueError):
+    """A record or blob that is not what the writer stored."""
 
 
 @dataclass(slots=True)
 class ObjectMeta:
-    """The record stored with an object (everything but its bytes)."""
+    """One version of an object, or a staged part, or a delete marker."""
 
     key: str
     size: int  # plaintext size
@@ -55,14 +87,26 @@ class ObjectMeta:
     user_meta: dict[str, str] = field(default_factory=dict)  # x-amz-meta-*, names lower-case
     envelope: dict[str, Any] = field(default_factory=dict)  # encryption (server.encryption)
     checksum: dict[str, str] | None = None  # {"algorithm": "CRC32", "value": base64}
-    extra: dict[str, Any] = field(default_factory=dict)  # room for later issues
+    extra: dict[str, Any] = field(default_factory=dict)  # storage class, part number, ...
+    blobs: list[list[Any]] = field(default_factory=list)  # [[blob name, stored size], ...] in order
+    version_id: str = NULL
+    delete_marker: bool = False
+    latest: bool = True
+    corrupt: bool = False  # failed authentication: listed and deletable, never served
 
-    def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False).encode()
+    _STORED = ("size", "etag", "last_modified", "content_type", "headers", "user_meta", "envelope",
+               "checksum", "extra", "blobs", "delete_marker")
+
+    def record(self) -> str:
+        return json.dumps({n: getattr(self, n) for n in self._STORED}, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "ObjectMeta":
-        return cls(**json.loads(data))
+    def from_record(cls, key: str, version_id: str, text: str) -> "ObjectMeta":
+        return cls(key=key, version_id=version_id, **json.loads(text))
+
+    @property
+    def stored_size(self) -> int:
+        return sum(size for _, size in self.blobs)
 
 
 @dataclass(slots=True)
@@ -71,364 +115,593 @@ class BucketInfo:
     created: float
     region: str
     config: dict[str, Any] = field(default_factory=dict)
+    versioning: str = ""  # "", Enabled or Suspended
 
 
-class StoredObject(Protocol):
-    """An open object version: its record and its stored bytes."""
+@dataclass(slots=True)
+class Upload:
+    """What CreateMultipartUpload fixed for the object the upload will become."""
 
-    meta: ObjectMeta
-    stored_size: int
+    upload_id: str
+    key: str
+    initiated: float
+    envelope: dict[str, Any]  # server.encryption: sealed keys, no data nonce used
+    content_type: str = "binary/octet-stream"
+    headers: dict[str, str] = field(default_factory=dict)
+    user_meta: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    owner: tuple[str, str] = ("", "")
+    checksum_algorithm: str | None = None
+    result: dict[str, Any] | None = None  # once completed: {"etag", "version_id"}
 
-    def read(self, offset: int, length: int) -> Iterator[bytes]: ...
-    def pread(self, offset: int, length: int) -> bytes: ...
-    def close(self) -> None: ...
+    def record(self) -> str:
+        fields = {n: getattr(self, n) for n in self.__slots__ if n not in ("upload_id", "key")}  # type: ignore[attr-defined]
+        return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
 
-
-class ObjectSink(Protocol):
-    """A new object version being written; invisible until commit()."""
-
-    def write(self, data: bytes) -> None: ...
-    def commit(self, meta: ObjectMeta) -> None: ...
-    def abort(self) -> None: ...
-
-
-class Storage(Protocol):
-    def list_buckets(self) -> list[BucketInfo]: ...
-    def create_bucket(self, name: str, region: str) -> bool: ...
-    def bucket(self, name: str) -> BucketInfo: ...
-    def set_bucket_config(self, name: str, item: str, value: Any) -> None: ...
-    def delete_bucket(self, name: str) -> None: ...
-    def writer(self, bucket: str, key: str) -> ObjectSink: ...
-    def open(self, bucket: str, key: str) -> StoredObject: ...
-    def delete(self, bucket: str, key: str) -> None: ...
-    def list(self, bucket: str, prefix: str = "", after: str = "") -> list[ObjectMeta]: ...
+    @classmethod
+    def from_record(cls, upload_id: str, key: str, text: str) -> "Upload":
+        fields = json.loads(text)
+        fields["owner"] = tuple(fields.get("owner") or ("", ""))
+        return cls(upload_id=upload_id, key=key, **fields)
 
 
-def _key_name(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+def new_upload_id() -> str:
+    return secrets.token_hex(32)
 
 
-def _fsync_dir(path: Path | str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def new_version_id() -> str:
+    """32 URL-safe characters, like S3's."""
+    return secrets.token_urlsafe(24)
 
 
-class _FileObject:
-    __slots__ = ("fd", "meta", "stored_size")
+def valid_version_id(text: str) -> bool:
+    return text == NULL or (len(text) == 32 and all(c.isascii() and (c.isalnum() or c in "-_") for c in text))
 
-    def __init__(self, fd: int, meta: ObjectMeta, stored_size: int) -> None:
-        self.fd = fd
+
+def upper_bound(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix`` (None: no bound)."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        if last < 0x10FFFF:
+            nxt = last + 1
+            if 0xD800 <= nxt <= 0xDFFF:
+                nxt = 0xE000
+            return "".join(chars) + chr(nxt)
+    return None
+
+
+Entry = Union[ObjectMeta, str]  # a listed version, or a common prefix
+
+
+class StoredObject:
+    """An open version: its record and its stored bytes (the concatenation of its blobs)."""
+
+    __slots__ = ("meta", "stored_size", "_blobs", "_readers")
+
+    def __init__(self, meta: ObjectMeta, blobs: BlobStore) -> None:
         self.meta = meta
-        self.stored_size = stored_size
+        self.stored_size = meta.stored_size
+        self._blobs = blobs
+        self._readers: list[BlobReader | None] = [None] * len(meta.blobs)
+        if len(meta.blobs) <= EAGER_BLOBS:  # a version replaced meanwhile keeps being readable
+            try:
+                for i in range(len(meta.blobs)):
+                    self._open(i)
+            except BaseException:
+                self.close()
+                raise
+
+    def _open(self, i: int) -> BlobReader:
+        reader = self._readers[i]
+        if reader is None:
+            name, size = self.meta.blobs[i]
+            reader = self._blobs.open(name)
+            if reader.size != size:
+                reader.close()
+                raise IntegrityError(f"blob {name} holds {reader.size} bytes, its record says {size}")
+            self._readers[i] = reader
+        return reader
+
+    def _spans(self, offset: int, length: int) -> Iterator[tuple[int, int, int]]:
+        """(blob index, offset in it, length) covering stored bytes [offset, offset+length)."""
+        start, end = offset, offset + length
+        base = 0
+        for i, (_, size) in enumerate(self.meta.blobs):
+            lo, hi = max(start, base), min(end, base + size)
+            if lo < hi:
+                yield i, lo - base, hi - lo
+            base += size
+            if base >= end:
+                break
 
     def read(self, offset: int, length: int) -> Iterator[bytes]:
-        """The stored bytes [offset, offset+length), in large reads; closes the file when done."""
-        fd = self.fd
-        end = min(offset + length, self.stored_size)
+        """The stored bytes [offset, offset+length), in large reads; closes when done."""
         try:
-            while offset < end:
-                chunk = os.pread(fd, min(_READ, end - offset), offset)
-                if not chunk:
-                    break  # truncated on disk: the decryptor reports it
-                offset += len(chunk)
-                yield chunk
+            for i, local, n in self._spans(offset, length):
+                yield from self._open(i).read(local, n)
+                self._readers[i] = None  # read() closed it
         finally:
             self.close()
 
     def pread(self, offset: int, length: int) -> bytes:
-        """The stored bytes [offset, offset+length) in one read (small objects); closes the file."""
+        """The stored bytes [offset, offset+length) in one go (small objects); closes."""
         try:
-            return os.pread(self.fd, min(length, self.stored_size - offset), offset)
+            return b"".join(self._open(i).pread(local, n) for i, local, n in self._spans(offset, length))
         finally:
             self.close()
 
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        for i, reader in enumerate(self._readers):
+            if reader is not None:
+                reader.close()
+                self._readers[i] = None
 
 
-class _FileSink:
-    __slots__ = ("_tmp", "_final", "_file", "_done")
+def _missing_version(bucket: str, key: str, version_id: str | None) -> S3Error:
+    if version_id is None:
+        return S3Error("NoSuchKey", elements={"Key": key})
+    return S3Error("NoSuchVersion", elements={"Key": key, "VersionId": version_id})
 
-    def __init__(self, tmp_dir: Path, final: Path) -> None:
-        self._final = final
-        self._tmp = tmp_dir / f"{final.name[:16]}.{secrets.token_hex(8)}"
+
+def _delete_marker_error(meta: ObjectMeta, asked: str | None) -> S3Error:
+    """S3: the current version is a delete marker (404), or a delete marker was asked for (405)."""
+    if asked is None:
+        err = S3Error("NoSuchKey", elements={"Key": meta.key})
+    else:
+        err = S3Error("MethodNotAllowed", elements={"Method": "GET", "ResourceType": "DeleteMarker"})
+    err.headers = {"x-amz-delete-marker": "true", "x-amz-version-id": meta.version_id}  # type: ignore[attr-defined]
+    if asked is not None:
+        err.headers["allow"] = "DELETE"  # type: ignore[attr-defined]
+    return err
+
+
+class Storage:
+    """The backend contract, over a Metadata database and any BlobStore."""
+
+    def __init__(self, meta: Metadata, blobs: BlobStore, record_key: bytes) -> None:
+        self.meta = meta
+        self.blobs = blobs
+        self.inline_reads = meta.dialect.inline_reads
+        self._key = record_key
+        self._verified: dict[str, tuple[str, str, str, str, ObjectMeta]] = {}
+        self._reported: set[tuple[str, str, str]] = set()
+
+    # --- records ------------------------------------------------------------------------
+    def _mac(self, kind: str, bucket: str, name: str, version: str, record: str) -> str:
+        # kind, bucket and version never hold a newline; the key is length-prefixed
+        bound = f"{kind}\n{bucket}\n{version}\n{len(name)}\n{name}\n{record}".encode("utf-8", "surrogatepass")
+        return hmac.new(self._key, bound, hashlib.sha256).hexdigest()
+
+    def _check(self, kind: str, bucket: str, name: str, version: str, record: str, mac: str) -> bool:
+        return hmac.compare_digest(self._mac(kind, bucket, name, version, record).encode(), mac.encode())
+
+    def _report(self, kind: str, bucket: str, name: str, version: str) -> None:
+        what = (bucket, name, version)
+        if what not in self._reported:
+            self._reported.add(what)
+            log.error("corrupt %s record: bucket %r key %r version %r (listed and deletable, never served)",
+                      kind, bucket, name, version)
+
+    def _version(self, bucket: str, row: Row) -> ObjectMeta:
+        """The authenticated record of a versions row (a corrupt one is flagged, not raised)."""
+        _, key, version_id, latest, record, mac, _ = row
+        hit = self._verified.get(mac)
+        if hit is not None and hit[0] == bucket and hit[1] == key and hit[2] == version_id and hit[3] == record:
+            meta = hit[4]
+            if meta.latest != bool(latest):
+                meta.latest = bool(latest)
+            return meta
         try:
-            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileNotFoundError:
-            raise S3Error("NoSuchBucket", elements={"BucketName": final.parent.parent.name}) from None
-        self._file = os.fdopen(fd, "wb", buffering=_READ)
-        self._done = False
+            if not self._check("v", bucket, key, version_id, record, mac):
+                raise IntegrityError("record MAC")
+            meta = ObjectMeta.from_record(key, version_id, record)
+        except (ValueError, TypeError):
+            self._report("object", bucket, key, version_id)
+            return ObjectMeta(key=key, size=0, etag="", last_modified=0.0, version_id=version_id,
+                              latest=bool(latest), delete_marker=latest == 2, corrupt=True)
+        meta.latest = bool(latest)
+        if len(self._verified) >= _VERIFIED_CACHE:
+            self._verified.clear()
+        self._verified[mac] = (bucket, key, version_id, record, meta)
+        return meta
 
-    def write(self, data: bytes) -> None:
-        if data:
-            self._file.write(data)
+    def _sealed(self, bucket: str, meta: ObjectMeta) -> tuple[str, str, str]:
+        record = meta.record()
+        return record, self._mac("v", bucket, meta.key, meta.version_id, record), " ".join(b[0] for b in meta.blobs)
 
-    def commit(self, meta: ObjectMeta) -> None:
-        """Record, footer, fsync, then the atomic rename that makes the version visible."""
-        record = meta.to_bytes()
-        f = self._file
-        f.write(record)
-        f.write(_FOOTER.pack(len(record), _MAGIC))
-        f.flush()
-        os.fsync(f.fileno())
-        f.close()
-        try:
-            os.replace(self._tmp, self._final)
-        except FileNotFoundError:
-            self.abort()
-            raise S3Error("NoSuchBucket", elements={"BucketName": self._final.parent.parent.name}) from None
-        self._done = True
-        _fsync_dir(self._final.parent)
+    def _drop(self, names: list[str]) -> None:
+        """Delete replaced blobs (after the metadata commit: a crash here only leaves garbage)."""
+        for name in names:
+            try:
+                self.blobs.delete(name)
+            except OSError:
+                log.warning("could not delete blob %s now; start-up will", name)
 
-    def copy_from(self, fd: int, offset: int, length: int) -> None:
-        """Append ``length`` stored bytes of another file (multipart completion):
-        copied by the kernel where the filesystem can, else in 1 MiB reads, so a
-        large object never passes through memory whole."""
-        f = self._file
-        kernel = hasattr(os, "copy_file_range")
-        while length > 0:
-            n = 0
-            if kernel:
-                f.flush()
-                try:
-                    n = os.copy_file_range(fd, f.fileno(), min(length, 1 << 30), offset)
-                except OSError:
-                    kernel = False
-            if n <= 0:
-                chunk = os.pread(fd, min(_READ, length), offset)
-                if not chunk:
-                    raise ValueError("a staged file is shorter than its record")
-                f.write(chunk)
-                n = len(chunk)
-            offset += n
-            length -= n
+    # --- start-up -----------------------------------------------------------------------
+    def recover(self, older_than: float = 0.0) -> int:
+        """Delete every blob no record references and every partial write; forget
+        finished uploads past their time. Run once, before serving."""
+        with self.meta.tx() as t:
+            self.meta.forget_finished_uploads(t, time.time() - _FINISHED_UPLOAD_TTL)
+        referenced = set(self.meta.all_version_blobs())
+        referenced.update(self.meta.all_part_blobs())
+        gone = self.blobs.sweep(referenced, older_than)
+        if gone:
+            log.warning("start-up removed %d unreferenced blob(s) left by an interrupted write", gone)
+        return gone
 
-    def abort(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        try:
-            self._file.close()
-        except OSError:
-            pass
-        try:
-            os.unlink(self._tmp)
-        except FileNotFoundError:
-            pass
-
-
-class FilesystemStorage:
-    """The default Storage: one directory per bucket, one file per object version."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.root = Path(data_dir)
-        self.buckets_dir = self.root / "buckets"
-        self.buckets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._trash = self.root / ".s3presign" / "trash"
-        # path -> (inode, mtime_ns, size, record): records are immutable per inode,
-        # because every write is a new file renamed into place.
-        self._records: dict[str, tuple[int, int, int, ObjectMeta, int]] = {}
-        self._buckets: dict[str, tuple[int, int, BucketInfo]] = {}
-        self._clean_tmp()
-
-    # --- buckets ----------------------------------------------------------------
-    def _bucket_dir(self, name: str) -> Path:
-        return self.buckets_dir / name  # names are validated by the handlers (S3's rules)
+    # --- buckets -----------------------------------------------------------------------
+    @staticmethod
+    def _bucket_info(row: Row) -> BucketInfo:
+        return BucketInfo(row[0], row[1], row[2], json.loads(row[4]), row[3])
 
     def list_buckets(self) -> list[BucketInfo]:
-        out = []
-        for entry in sorted(os.listdir(self.buckets_dir)):
-            if entry.startswith("."):
-                continue
-            try:
-                out.append(self.bucket(entry))
-            except S3Error:
-                continue
-        return out
+        return [self._bucket_info(r) for r in self.meta.buckets()]
 
     def create_bucket(self, name: str, region: str) -> bool:
-        """False if the bucket already exists. Built aside, then renamed into place."""
-        final = self._bucket_dir(name)
-        if final.exists():
-            return False
-        staging = self.buckets_dir / f".new-{name}-{secrets.token_hex(4)}"
-        staging.mkdir(mode=0o700)
-        try:
-            (staging / "objects").mkdir(mode=0o700)
-            (staging / "tmp").mkdir(mode=0o700)
-            self._write_info(staging, BucketInfo(name, time.time(), region))
-            try:
-                os.rename(staging, final)
-            except OSError:
-                if final.exists():
-                    return False
-                raise
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-        _fsync_dir(self.buckets_dir)
-        return True
+        """False if the bucket already exists."""
+        with self.meta.tx() as t:
+            return self.meta.insert_bucket(t, name, time.time(), region)
 
     def bucket(self, name: str) -> BucketInfo:
-        path = self._bucket_dir(name) / "bucket.json"
-        try:
-            st = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            raise S3Error("NoSuchBucket", elements={"BucketName": name}) from None
-        cached = self._buckets.get(name)
-        if cached and cached[0] == st.st_ino and cached[1] == st.st_mtime_ns:
-            return cached[2]
-        with open(path, "rb") as f:
-            info = BucketInfo(**json.loads(f.read()))
-        self._buckets[name] = (st.st_ino, st.st_mtime_ns, info)
-        return info
+        row = self.meta.bucket(name)
+        if row is None:
+            raise S3Error("NoSuchBucket", elements={"BucketName": name})
+        return self._bucket_info(row)
+
+    def _locked_bucket(self, t: Any, name: str) -> BucketInfo:
+        row = self.meta.bucket(name, t)
+        if row is None:
+            raise S3Error("NoSuchBucket", elements={"BucketName": name})
+        return self._bucket_info(row)
 
     def set_bucket_config(self, name: str, item: str, value: Any) -> None:
-        """Set (or, with None, remove) one configuration item, atomically."""
-        info = self.bucket(name)
-        config = dict(info.config)
-        if value is None:
-            config.pop(item, None)
-        else:
-            config[item] = value
-        self._write_info(self._bucket_dir(name), BucketInfo(info.name, info.created, info.region, config))
+        """Set (or, with None, remove) one configuration item."""
+        with self.meta.tx() as t:
+            info = self._locked_bucket(t, name)
+            if value is None:
+                info.config.pop(item, None)
+            else:
+                info.config[item] = value
+            self.meta.update_bucket(t, name, info.versioning, json.dumps(info.config))
 
-    def _write_info(self, directory: Path, info: BucketInfo) -> None:
-        tmp = directory / f".bucket.json.{secrets.token_hex(4)}"
-        with open(tmp, "wb") as f:
-            f.write(json.dumps(asdict(info)).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, directory / "bucket.json")
+    def set_versioning(self, name: str, status: str) -> None:
+        with self.meta.tx() as t:
+            info = self._locked_bucket(t, name)
+            self.meta.update_bucket(t, name, status, json.dumps(info.config))
 
     def delete_bucket(self, name: str) -> None:
-        self.bucket(name)
-        directory = self._bucket_dir(name)
-        if any(os.scandir(directory / "objects")):
-            raise S3Error("BucketNotEmpty", elements={"BucketName": name})
-        self._trash.mkdir(mode=0o700, parents=True, exist_ok=True)
-        doomed = self._trash / f"{name}-{secrets.token_hex(4)}"
-        try:
-            os.rename(directory, doomed)
-        except FileNotFoundError:
-            raise S3Error("NoSuchBucket", elements={"BucketName": name}) from None
-        self._buckets.pop(name, None)
-        shutil.rmtree(doomed, ignore_errors=True)
+        with self.meta.tx() as t:
+            self._locked_bucket(t, name)
+            if self.meta.bucket_has_versions(t, name):
+                raise S3Error("BucketNotEmpty", elements={"BucketName": name})
+            doomed = [b for blobs in self.meta.delete_bucket(t, name) for b in blobs.split()]
+        self._drop(doomed)
 
-    # --- objects ----------------------------------------------------------------
-    def _object_path(self, bucket: str, key: str) -> str:
-        return f"{self.buckets_dir}/{bucket}/objects/{_key_name(key)}"
+    # --- objects -----------------------------------------------------------------------
+    def new_blob(self) -> Any:
+        return self.blobs.create()
 
-    def writer(self, bucket: str, key: str) -> ObjectSink:
-        directory = self._bucket_dir(bucket)
-        return _FileSink(directory / "tmp", directory / "objects" / _key_name(key))
+    def discard(self, blobs: list[list[Any]]) -> None:
+        """Delete committed blobs that will never be referenced."""
+        self._drop([b[0] for b in blobs])
 
-    def open(self, bucket: str, key: str) -> StoredObject:
-        path = self._object_path(bucket, key)
+    def put(self, bucket: str, meta: ObjectMeta) -> ObjectMeta:
+        """Make ``meta`` (its blobs committed) the key's current version, in one transaction.
+        On failure the blobs are deleted: they were never visible."""
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except (FileNotFoundError, NotADirectoryError):
-            raise self._missing(bucket, key) from None
-        try:
-            meta, stored = self._record(path, fd, os.fstat(fd))
-            if meta.key != key:  # a hash collision: never serve another key's bytes
-                raise self._missing(bucket, key)
+            with self.meta.tx() as t:
+                doomed = self._put(t, bucket, meta)
+                crashpoint("tx-open", meta.key)
         except BaseException:
-            os.close(fd)
+            self._drop([b[0] for b in meta.blobs])
             raise
-        return _FileObject(fd, meta, stored)
+        crashpoint("tx-done", meta.key)
+        self._drop(doomed)
+        return meta
 
-    def _missing(self, bucket: str, key: str) -> S3Error:
-        self.bucket(bucket)  # NoSuchBucket first
-        return S3Error("NoSuchKey", elements={"Key": key})
+    def _put(self, t: Any, bucket: str, meta: ObjectMeta) -> list[str]:
+        info = self._locked_bucket(t, bucket)
+        meta.version_id = new_version_id() if info.versioning == ENABLED else NULL
+        meta.latest = True
+        doomed = self._remove_null(t, bucket, meta.key) if meta.version_id == NULL else []
+        record, mac, names = self._sealed(bucket, meta)
+        self.meta.insert_version(t, bucket, meta.key, meta.version_id, meta.delete_marker, record, mac, names)
+        return doomed
 
-    def _record(self, path: str, fd: int, st: os.stat_result) -> tuple[ObjectMeta, int]:
-        """(record, stored size) of an open object file, cached per inode."""
-        cached = self._records.get(path)
-        if cached and cached[0] == st.st_ino and cached[1] == st.st_mtime_ns and cached[2] == st.st_size:
-            return cached[3], cached[4]
-        size = st.st_size
-        tail = os.pread(fd, min(size, 16384), max(0, size - 16384))
-        if len(tail) < _FOOTER.size:
-            raise ValueError(f"{path}: not an object file")
-        length, magic = _FOOTER.unpack(tail[-_FOOTER.size:])
-        if magic != _MAGIC or length > size - _FOOTER.size:
-            raise ValueError(f"{path}: not an object file")
-        if length + _FOOTER.size <= len(tail):
-            record = tail[-_FOOTER.size - length:-_FOOTER.size]
-        else:
-            record = os.pread(fd, length, size - _FOOTER.size - length)
-        meta = ObjectMeta.from_bytes(record)
-        stored = size - _FOOTER.size - length
-        if len(self._records) > 8192:
-            self._records.clear()
-        self._records[path] = (st.st_ino, st.st_mtime_ns, size, meta, stored)
-        return meta, stored
+    def _remove_null(self, t: Any, bucket: str, key: str) -> list[str]:
+        """Remove the key's null version (replaced by a new one); its blob names."""
+        row = self.meta.version(bucket, key, NULL, t)
+        if row is None:
+            return []
+        self.meta.delete_version(t, row[0])
+        return row[6].split()
 
-    def delete(self, bucket: str, key: str) -> None:
-        self.bucket(bucket)
-        try:
-            os.unlink(self._object_path(bucket, key))
-        except FileNotFoundError:
-            pass
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectMeta:
+        """The authenticated record of the current version (or of ``version_id``)."""
+        row = self.meta.current(bucket, key) if version_id is None else self.meta.version(bucket, key, version_id)
+        if row is None:
+            self.bucket(bucket)  # NoSuchBucket first
+            raise _missing_version(bucket, key, version_id)
+        meta = self._version(bucket, row)
+        if meta.corrupt:
+            raise S3Error("InternalError")
+        if meta.delete_marker:
+            raise _delete_marker_error(meta, version_id)
+        return meta
 
-    def list(self, bucket: str, prefix: str = "", after: str = "") -> list[ObjectMeta]:
-        """Every object whose key starts with ``prefix`` and sorts after ``after``, in key order."""
-        self.bucket(bucket)
-        directory = f"{self.buckets_dir}/{bucket}/objects"
-        found = []
-        for entry in os.scandir(directory):
+    def open(self, bucket: str, key: str, version_id: str | None = None) -> StoredObject:
+        for _ in range(3):
+            meta = self.head(bucket, key, version_id)
             try:
-                fd = os.open(entry.path, os.O_RDONLY)
+                return StoredObject(meta, self.blobs)
             except FileNotFoundError:
-                continue  # deleted while listing
-            try:
-                meta, _ = self._record(entry.path, fd, os.fstat(fd))
-            except (ValueError, OSError):
-                continue
-            finally:
-                os.close(fd)
-            if meta.key.startswith(prefix) and meta.key > after:
-                found.append(meta)
-        found.sort(key=lambda m: m.key)
-        return found
+                continue  # replaced and deleted between the two reads: read the record again
+            except IntegrityError:
+                self._report("object", bucket, key, meta.version_id)
+                raise S3Error("InternalError") from None
+        raise S3Error("InternalError")
 
-    # --- staged files (multipart uploads) ------------------------------------------
-    def staging_dir(self, bucket: str) -> Path:
-        """buckets/<bucket>/uploads: multipart uploads in progress, never listed or
-        read as objects, and removed with the bucket."""
+    def delete(self, bucket: str, key: str, version_id: str | None = None) -> tuple[str | None, bool]:
+        """S3's DeleteObject: (version id to report, whether it is/was a delete marker)."""
+        with self.meta.tx() as t:
+            info = self._locked_bucket(t, bucket)
+            if version_id is not None:
+                row = self.meta.version(bucket, key, version_id, t)
+                if row is None:
+                    return version_id, False
+                self.meta.delete_version(t, row[0])
+                if row[3]:
+                    self.meta.promote_newest(t, bucket, key)
+                doomed, result = row[6].split(), (version_id, row[3] == 2 or '"delete_marker":true' in row[4])
+            elif info.versioning == "":
+                doomed = self._remove_null(t, bucket, key)
+                result = (None, False)
+            else:
+                doomed = self._remove_null(t, bucket, key) if info.versioning == SUSPENDED else []
+                marker = ObjectMeta(key=key, size=0, etag="", last_modified=time.time(), delete_marker=True)
+                doomed += self._put(t, bucket, marker)
+                result = (marker.version_id, True)
+            crashpoint("tx-open", key)
+        crashpoint("tx-done", key)
+        self._drop(doomed)
+        return result
+
+    def list_objects(self, bucket: str, prefix: str, delimiter: str, after: str,
+                     limit: int) -> tuple[list[Entry], str | None]:
+        """One page of current versions and common prefixes after ``after``; the last
+        entry's name if more follow. Each common prefix costs one more index seek."""
         self.bucket(bucket)
-        path = self._bucket_dir(bucket) / "uploads"
-        path.mkdir(mode=0o700, exist_ok=True)
-        return path
+        upper = upper_bound(prefix)
+        cursor, inclusive = (prefix, True) if prefix > after else (after, False)
+        entries: list[Entry] = []
+        last: str | None = None
+        while True:
+            want = limit - len(entries) + 1
+            rows = self.meta.list_current(bucket, cursor, upper, want, inclusive)
+            jumped = False
+            for row in rows:
+                key = row[1]
+                cut = key.find(delimiter, len(prefix)) if delimiter else -1
+                if cut >= 0:
+                    common = key[: cut + len(delimiter)]
+                    if common > after:
+                        if len(entries) == limit:
+                            return entries, last
+                        entries.append(common)
+                        last = common
+                    nxt = upper_bound(common)
+                    if nxt is None:
+                        return entries, None
+                    cursor, inclusive, jumped = nxt, True, True
+                    break
+                if len(entries) == limit:
+                    return entries, last
+                entries.append(self._version(bucket, row))
+                last = cursor = key
+                inclusive = False
+            if not jumped and len(rows) < want:
+                return entries, None
 
-    def file_writer(self, path: Path) -> ObjectSink:
-        """A sink that becomes the object-format file ``path`` on commit (built beside it)."""
-        return _FileSink(path.parent, path)
+    def list_versions(self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_marker: str,
+                      limit: int) -> tuple[list[Entry], tuple[str, str] | None]:
+        """One page of ListObjectVersions; (next key marker, next version id marker) if truncated."""
+        self.bucket(bucket)
+        upper = upper_bound(prefix)
+        below: int | None = None
+        cursor, inclusive = key_marker, False
+        if key_marker and version_marker:
+            if version_marker != NULL and not valid_version_id(version_marker):
+                raise S3Error("InvalidVersionId")
+            row = self.meta.version(bucket, key_marker, version_marker)
+            if row is not None:
+                below = row[0]
+        if prefix > cursor:
+            cursor, inclusive, below = prefix, True, None
+        entries: list[Entry] = []
+        last: tuple[str, str] | None = None
+        while True:
+            want = limit - len(entries) + 1
+            rows = self.meta.list_versions(bucket, cursor, below, upper, want, inclusive)
+            jumped = False
+            for row in rows:
+                key = row[1]
+                cut = key.find(delimiter, len(prefix)) if delimiter else -1
+                if cut >= 0:
+                    common = key[: cut + len(delimiter)]
+                    if common > key_marker:
+                        if len(entries) == limit:
+                            return entries, last
+                        entries.append(common)
+                        last = (common, "")
+                    nxt = upper_bound(common)
+                    if nxt is None:
+                        return entries, None
+                    cursor, inclusive, below, jumped = nxt, True, None, True
+                    break
+                if len(entries) == limit:
+                    return entries, last
+                entries.append(self._version(bucket, row))
+                last = (key, row[2])
+                cursor, below, inclusive = key, row[0], False
+            if not jumped and len(rows) < want:
+                return entries, None
 
-    def open_file(self, path: Path | str) -> StoredObject:
-        """An object-format file by path (a staged part); FileNotFoundError if gone."""
-        fd = os.open(path, os.O_RDONLY)
+    # --- multipart uploads ----------------------------------------------------------------
+    def _upload(self, bucket: str, row: Row | None, upload_id: str, key: str | None) -> Upload:
+        if row is None or (key is not None and row[1] != key):
+            raise S3Error("NoSuchUpload", elements={"UploadId": upload_id})
+        if not self._check("u", bucket, row[1], row[0], row[4], row[5]):
+            self._report("upload", bucket, row[1], row[0])
+            raise S3Error("InternalError")
+        return Upload.from_record(row[0], row[1], row[4])
+
+    def create_upload(self, bucket: str, upload: Upload) -> None:
+        record = upload.record()
+        with self.meta.tx() as t:
+            self._locked_bucket(t, bucket)
+            self.meta.insert_upload(t, upload.upload_id, bucket, upload.key, upload.initiated, record,
+                                    self._mac("u", bucket, upload.key, upload.upload_id, record))
+
+    def get_upload(self, bucket: str, upload_id: str, key: str, *, finished: bool = False) -> Upload:
+        """The upload in progress (or, with ``finished``, also one completed recently)."""
+        row = self.meta.upload(bucket, upload_id)
+        if row is None:
+            self.bucket(bucket)
+        upload = self._upload(bucket, row, upload_id, key)
+        if upload.result is not None and not finished:
+            raise S3Error("NoSuchUpload", elements={"UploadId": upload_id})
+        return upload
+
+    def _part(self, upload_id: str, row: Row) -> ObjectMeta:
+        number, record, mac, _ = row
+        if not self._check("p", upload_id, str(number), "", record, mac):
+            self._report("part", upload_id, str(number), "")
+            raise S3Error("InternalError")
+        return ObjectMeta.from_record("", NULL, record)
+
+    def put_part(self, bucket: str, upload_id: str, number: int, part: ObjectMeta) -> None:
+        """Stage a part (its blob committed); a re-sent part replaces the earlier one."""
+        record = part.record()
         try:
-            meta, stored = self._record(str(path), fd, os.fstat(fd))
+            with self.meta.tx() as t:
+                row = self.meta.upload(bucket, upload_id, t)
+                if row is None or row[3] != 0:
+                    raise S3Error("NoSuchUpload", elements={"UploadId": upload_id})
+                old = self.meta.part(t, upload_id, number)
+                self.meta.upsert_part(t, upload_id, number, record, self._mac("p", upload_id, str(number), "", record),
+                                      " ".join(b[0] for b in part.blobs))
         except BaseException:
-            os.close(fd)
+            self._drop([b[0] for b in part.blobs])
             raise
-        return _FileObject(fd, meta, stored)
+        if old is not None:
+            self._drop(old[3].split())
 
-    def _clean_tmp(self) -> None:
-        """Remove uploads a crash left behind (old enough that no live writer owns them)."""
-        cutoff = time.time() - _STALE_TMP
-        for tmp in self.buckets_dir.glob("*/tmp/*"):
-            try:
-                if tmp.stat().st_mtime < cutoff:
-                    tmp.unlink()
-            except OSError:
-                pass
-        if self._trash.exists():
-            shutil.rmtree(self._trash, ignore_errors=True)
+    def list_parts(self, upload_id: str, after: int, limit: int) -> list[tuple[int, ObjectMeta]]:
+        return [(row[0], self._part(upload_id, row)) for row in self.meta.parts(upload_id, after, limit)]
+
+    def complete_upload(self, bucket: str, upload_id: str, key: str,
+                        assemble: Callable[[Upload, dict[int, ObjectMeta]], tuple[list[int], ObjectMeta]],
+                        ) -> tuple[Upload, ObjectMeta | None]:
+        """Publish the object ``assemble`` describes over the staged parts' blobs: one
+        metadata transaction, no byte copied, so it takes as long for 5 TiB as for 5 MiB.
+        An upload completed before answers with its stored result (object None)."""
+        with self.meta.tx() as t:
+            row = self.meta.upload(bucket, upload_id, t)
+            if row is None:
+                self._locked_bucket(t, bucket)
+            upload = self._upload(bucket, row, upload_id, key)
+            if upload.result is not None:
+                return upload, None
+            staged = {r[0]: self._part(upload_id, r) for r in self.meta.parts(upload_id, t=t)}
+            numbers, meta = assemble(upload, staged)
+            chosen = set(numbers)
+            meta.blobs = [blob for n in numbers for blob in staged[n].blobs]
+            doomed = [b[0] for n, p in staged.items() if n not in chosen for b in p.blobs]
+            doomed += self._put(t, bucket, meta)
+            self.meta.delete_parts(t, upload_id)
+            upload.result = {"etag": meta.etag, "version_id": meta.version_id}
+            record = upload.record()
+            self.meta.finish_upload(t, upload_id, record, self._mac("u", bucket, key, upload_id, record))
+            crashpoint("tx-open", key)
+        crashpoint("tx-done", key)
+        self._drop(doomed)
+        return upload, meta
+
+    def abort_upload(self, bucket: str, upload_id: str, key: str) -> None:
+        with self.meta.tx() as t:
+            row = self.meta.upload(bucket, upload_id, t)
+            if row is None:
+                self._locked_bucket(t, bucket)
+            upload = self._upload(bucket, row, upload_id, key)
+            if upload.result is not None:
+                raise S3Error("NoSuchUpload", elements={"UploadId": upload_id})
+            doomed = [b for r in self.meta.parts(upload_id, t=t) for b in r[3].split()]
+            self.meta.delete_upload(t, upload_id)
+        self._drop(doomed)
+
+    def list_uploads(self, bucket: str, prefix: str, after_key: str, limit: int) -> list[Upload]:
+        """Uploads in progress with key >= max(prefix, after_key) under ``prefix``."""
+        self.bucket(bucket)
+        rows = self.meta.list_uploads(bucket, max(prefix, after_key), upper_bound(prefix), limit)
+        return [self._upload(bucket, row, row[0], None) for row in rows]
+
+    # --- bulk load ----------------------------------------------------------------------
+    def load(self, bucket: str, metas: list[ObjectMeta]) -> None:
+        """Insert many current versions of distinct new keys at once (migration, benchmarks)."""
+        rows = []
+        for meta in metas:
+            record, mac, names = self._sealed(bucket, meta)
+            rows.append((bucket, meta.key, meta.version_id, 2 if meta.delete_marker else 1, record, mac, names))
+        with self.meta.tx() as t:
+            self._locked_bucket(t, bucket)
+            self.meta.load_versions(t, rows)
+
+
+def open_storage(data_dir: Path, record_key: bytes, blobs: BlobStore | None = None) -> Storage:
+    """The embedded default: SQLite (WAL) in the data dir, blobs as files beside it."""
+    from s3presign.server.blobs_fs import FileBlobStore
+
+    root = Path(data_dir) / ".s3presign"
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    meta = Metadata(SQLite(root / "metadata.sqlite3"))
+    return Storage(meta, blobs if blobs is not None else FileBlobStore(Path(data_dir) / "blobs"), record_key)
+
+
+def memory_storage(record_key: bytes | None = None) -> Storage:
+    """The contract entirely in memory (an in-memory SQLite and blob dict): for fast tests."""
+    from s3presign.server.blobs_fs import MemoryBlobStore
+
+    meta = Metadata(SQLite(f"mem-{secrets.token_hex(8)}", memory=True))
+    return Storage(meta, MemoryBlobStore(), record_key or secrets.token_bytes(32))
+
+
+# Calls that only read: run inline when the database is local (microseconds).
+_READS = frozenset({"list_buckets", "bucket", "head", "open", "list_objects", "list_versions", "get_upload",
+                    "list_parts", "list_uploads"})
+
+
+class AsyncStorage:
+    """What handlers await: the contract's blocking calls, off the event loop
+    (except a local database's reads, which are quicker than a thread hop)."""
+
+    def __init__(self, backend: Storage, pool: Any = None) -> None:
+        self.backend = backend
+        self._pool = pool
+        self._inline = backend.inline_reads
+
+    def __getattr__(self, name: str) -> Any:
+        fn = getattr(self.backend, name)
+        if not callable(fn):
+            return fn
+        if self._inline and name in _READS:
+            async def call(*args: Any, **kwargs: Any) -> Any:
+                return fn(*args, **kwargs)
+        else:
+            pool = self._pool
+
+            async def call(*args: Any, **kwargs: Any) -> Any:
+                return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args, **kwargs))
+        setattr(self, name, call)
+        return call

@@ -11,7 +11,8 @@ from s3presign.core.s3errors import S3Error
 from s3presign.server import sse, xml
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response, iso_date
-from s3presign.server.storage import ObjectMeta
+from s3presign.server.handlers.common import count_param
+from s3presign.server.storage import ENABLED, SUSPENDED
 
 MAX_KEYS = 1000
 _XML = ("Content-Type", "application/xml")
@@ -31,7 +32,7 @@ async def list_buckets(ctx: Ctx) -> Response:
     buckets = [
         xml.tree("Bucket", xml.el("Name", b.name), xml.el("CreationDate", iso_date(b.created)),
                  xml.el("BucketRegion", b.region))
-        for b in ctx.state.storage.list_buckets()
+        for b in await ctx.state.store.list_buckets()
     ]
     return _xml("ListAllMyBucketsResult", [_owner(ctx), xml.tree("Buckets", *buckets)])
 
@@ -59,23 +60,23 @@ async def create_bucket(ctx: Ctx) -> Response:
             raise S3Error("IllegalLocationConstraintException", constraint=constraint)
     elif constraint != region:
         raise S3Error("IllegalLocationConstraintException", constraint=constraint or "unspecified")
-    if not ctx.state.storage.create_bucket(ctx.bucket, region) and region != "us-east-1":
+    if not await ctx.state.store.create_bucket(ctx.bucket, region) and region != "us-east-1":
         raise S3Error("BucketAlreadyOwnedByYou", elements={"BucketName": ctx.bucket})
     return Response(200).header("Location", f"/{ctx.bucket}")
 
 
 async def head_bucket(ctx: Ctx) -> Response:
-    info = ctx.state.storage.bucket(ctx.bucket)
+    info = await ctx.state.store.bucket(ctx.bucket)
     return Response(200).header("x-amz-bucket-region", info.region).header("x-amz-access-point-alias", "false")
 
 
 async def delete_bucket(ctx: Ctx) -> Response:
-    ctx.state.storage.delete_bucket(ctx.bucket)
+    await ctx.state.store.delete_bucket(ctx.bucket)
     return Response(204)
 
 
 async def get_bucket_location(ctx: Ctx) -> Response:
-    region = ctx.state.storage.bucket(ctx.bucket).region
+    region = (await ctx.state.store.bucket(ctx.bucket)).region
     body = xml.DECLARATION + f'<LocationConstraint xmlns="{xml.NS}">'
     body += ("" if region == "us-east-1" else xml.escape(region)) + "</LocationConstraint>"
     return Response(200, body=body.encode()).header(*_XML)
@@ -85,12 +86,7 @@ async def get_bucket_location(ctx: Ctx) -> Response:
 
 
 def _max_keys(query: dict[str, str]) -> int:
-    raw = query.get("max-keys")
-    if raw is None:
-        return MAX_KEYS
-    if not raw.isdigit() or int(raw) > 2147483647:
-        raise S3Error("InvalidMaxKeys", elements={"ArgumentName": "max-keys", "ArgumentValue": raw})
-    return min(int(raw), MAX_KEYS)
+    return min(count_param(query, "max-keys", "InvalidMaxKeys", MAX_KEYS), MAX_KEYS)
 
 
 def _token(key: str) -> str:
@@ -107,50 +103,29 @@ def _untoken(token: str) -> str:
     return key
 
 
-def _page(
-    objects: list[ObjectMeta], prefix: str, delimiter: str, after: str, max_keys: int
-) -> tuple[list[ObjectMeta], list[str], str | None]:
-    """(contents, common prefixes, last entry if truncated) of one listing page."""
-    contents: list[ObjectMeta] = []
-    prefixes: list[str] = []
-    last: str | None = None
-    count = 0
-    for meta in objects:
-        key = meta.key
-        entry: str | None = None
-        if delimiter:
-            cut = key.find(delimiter, len(prefix))
-            if cut >= 0:
-                entry = key[: cut + len(delimiter)]
-                if entry <= after or (prefixes and prefixes[-1] == entry):
-                    continue  # rolled up already (on this page or an earlier one)
-        if count >= max_keys:
-            return contents, prefixes, last
-        if entry is None:
-            contents.append(meta)
-            last = key
-        else:
-            prefixes.append(entry)
-            last = entry
-        count += 1
-    return contents, prefixes, None
-
-
-async def list_objects(ctx: Ctx) -> Response:
-    """ListObjectsV2 (list-type=2) and the original ListObjects."""
-    q = ctx.req.query
-    v2 = q.get("list-type") == "2"
+def _encoder(q: dict[str, str]):
     encoding = q.get("encoding-type")
     if encoding is not None and encoding.lower() != "url":
         raise S3Error("InvalidEncodingType", elements={"ArgumentName": "encoding-type", "ArgumentValue": encoding})
-    enc = (lambda s: quote_plus(s, safe="/")) if encoding else (lambda s: s)
+    return encoding, (lambda s: quote_plus(s, safe="/")) if encoding else (lambda s: s)
+
+
+async def list_objects(ctx: Ctx) -> Response:
+    """ListObjectsV2 (list-type=2) and the original ListObjects: one indexed range
+    read per page, whatever the bucket's size."""
+    q = ctx.req.query
+    v2 = q.get("list-type") == "2"
+    encoding, enc = _encoder(q)
     prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
     max_keys = _max_keys(q)
     token = q.get("continuation-token") if v2 else None
     start_after = q.get("start-after", "") if v2 else q.get("marker", "")
     after = _untoken(token) if token is not None else start_after
-    objects = ctx.state.storage.list(ctx.bucket, prefix, after)
-    contents, prefixes, last = _page(objects, prefix, delimiter, after, max_keys) if max_keys else ([], [], None)
+    if max_keys:
+        entries, last = await ctx.state.store.list_objects(ctx.bucket, prefix, delimiter, after, max_keys)
+    else:
+        await ctx.state.store.bucket(ctx.bucket)
+        entries, last = [], None
     owner = _owner(ctx) if (not v2 or q.get("fetch-owner") == "true") else ""
     parts = [xml.el("Name", ctx.bucket), xml.el("Prefix", enc(prefix))]
     if v2:
@@ -160,7 +135,7 @@ async def list_objects(ctx: Ctx) -> Response:
             parts.append(xml.el("ContinuationToken", token))
         if last is not None:
             parts.append(xml.el("NextContinuationToken", _token(last)))
-        parts.append(xml.el("KeyCount", len(contents) + len(prefixes)))
+        parts.append(xml.el("KeyCount", len(entries)))
     else:
         parts.append(xml.el("Marker", enc(start_after)))
         if last is not None and delimiter:
@@ -171,34 +146,115 @@ async def list_objects(ctx: Ctx) -> Response:
     if encoding:
         parts.append(xml.el("EncodingType", "url"))
     parts.append(xml.el("IsTruncated", last is not None))
-    for m in contents:
+    prefixes = []
+    for m in entries:
+        if isinstance(m, str):
+            prefixes.append(xml.tree("CommonPrefixes", xml.el("Prefix", enc(m))))
+            continue
         checksum = xml.el("ChecksumAlgorithm", m.checksum["algorithm"]) if m.checksum else ""
         parts.append(xml.tree(
             "Contents", xml.el("Key", enc(m.key)), xml.el("LastModified", iso_date(m.last_modified)),
             xml.el("ETag", f'"{m.etag}"'), checksum, xml.el("Size", m.size),
             xml.el("StorageClass", m.extra.get("storage_class", "STANDARD")), owner,
         ))
-    parts.extend(xml.tree("CommonPrefixes", xml.el("Prefix", enc(p))) for p in prefixes)
+    parts.extend(prefixes)
     return _xml("ListBucketResult", parts)
+
+
+async def list_object_versions(ctx: Ctx) -> Response:
+    """GET ?versions: every version and delete marker, by key, newest first."""
+    q = ctx.req.query
+    encoding, enc = _encoder(q)
+    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+    max_keys = _max_keys(q)
+    key_marker, version_marker = q.get("key-marker", ""), q.get("version-id-marker", "")
+    if version_marker and not key_marker:
+        raise S3Error("InvalidArgument", detail="A version-id marker cannot be specified without a key marker.")
+    if max_keys:
+        entries, nxt = await ctx.state.store.list_versions(ctx.bucket, prefix, delimiter, key_marker,
+                                                           version_marker, max_keys)
+    else:
+        await ctx.state.store.bucket(ctx.bucket)
+        entries, nxt = [], None
+    owner = _owner(ctx)
+    parts = [xml.el("Name", ctx.bucket), xml.el("Prefix", enc(prefix)), xml.el("KeyMarker", enc(key_marker)),
+             xml.el("VersionIdMarker", version_marker)]
+    if nxt is not None:
+        parts.append(xml.el("NextKeyMarker", enc(nxt[0])))
+        if nxt[1]:
+            parts.append(xml.el("NextVersionIdMarker", nxt[1]))
+    parts.append(xml.el("MaxKeys", max_keys))
+    if delimiter:
+        parts.append(xml.el("Delimiter", enc(delimiter)))
+    if encoding:
+        parts.append(xml.el("EncodingType", "url"))
+    parts.append(xml.el("IsTruncated", nxt is not None))
+    prefixes = []
+    for m in entries:
+        if isinstance(m, str):
+            prefixes.append(xml.tree("CommonPrefixes", xml.el("Prefix", enc(m))))
+        elif m.delete_marker:
+            parts.append(xml.tree("DeleteMarker", xml.el("Key", enc(m.key)), xml.el("VersionId", m.version_id),
+                                  xml.el("IsLatest", m.latest), xml.el("LastModified", iso_date(m.last_modified)),
+                                  owner))
+        else:
+            checksum = xml.el("ChecksumAlgorithm", m.checksum["algorithm"]) if m.checksum else ""
+            parts.append(xml.tree(
+                "Version", xml.el("Key", enc(m.key)), xml.el("VersionId", m.version_id),
+                xml.el("IsLatest", m.latest), xml.el("LastModified", iso_date(m.last_modified)),
+                xml.el("ETag", f'"{m.etag}"'), checksum, xml.el("Size", m.size),
+                xml.el("StorageClass", m.extra.get("storage_class", "STANDARD")), owner,
+            ))
+    parts.extend(prefixes)
+    return _xml("ListVersionsResult", parts)
+
+
+# --- versioning ----------------------------------------------------------------------
+
+
+async def get_bucket_versioning(ctx: Ctx) -> Response:
+    """Enabled or Suspended; a bucket that never had versioning answers an empty document."""
+    info = await ctx.state.store.bucket(ctx.bucket)
+    return _xml("VersioningConfiguration", [xml.el("Status", info.versioning or None)])
+
+
+async def put_bucket_versioning(ctx: Ctx) -> Response:
+    await ctx.state.store.bucket(ctx.bucket)
+    root = xml.parse(await ctx.read_body(64 * 1024))
+    if xml.local(root.tag) != "VersioningConfiguration":
+        raise S3Error("MalformedXML")
+    status = xml.text(root, "Status")
+    mfa = (xml.text(root, "MfaDelete") or "Disabled").strip()
+    if mfa not in ("Disabled", "Enabled"):
+        raise S3Error("MalformedXML")
+    if mfa == "Enabled":
+        raise S3Error("NotImplemented", elements={"Header": "MfaDelete"})
+    if status is None:
+        return Response(200)
+    status = status.strip()
+    if status not in (ENABLED, SUSPENDED):
+        raise S3Error("IllegalVersioningConfiguration")
+    await ctx.state.store.set_versioning(ctx.bucket, status)
+    return Response(200)
 
 
 # --- default encryption ------------------------------------------------------------
 
 
 async def put_bucket_encryption(ctx: Ctx) -> Response:
-    ctx.state.storage.bucket(ctx.bucket)
+    await ctx.state.store.bucket(ctx.bucket)
     body = await ctx.read_body(64 * 1024, require_digest=True)
     config = sse.parse_bucket_encryption_xml(body)
-    ctx.state.storage.set_bucket_config(ctx.bucket, "encryption", config)
+    await ctx.state.store.set_bucket_config(ctx.bucket, "encryption", config)
     return Response(200)
 
 
 async def get_bucket_encryption(ctx: Ctx) -> Response:
     """Every bucket has a default since January 2023: SSE-S3 unless configured."""
-    config = ctx.state.storage.bucket(ctx.bucket).config.get("encryption") or _DEFAULT_ENCRYPTION
+    config = (await ctx.state.store.bucket(ctx.bucket)).config.get("encryption") or _DEFAULT_ENCRYPTION
     return Response(200, body=sse.render_bucket_encryption_xml(config)).header(*_XML)
 
 
 async def delete_bucket_encryption(ctx: Ctx) -> Response:
-    ctx.state.storage.set_bucket_config(ctx.bucket, "encryption", None)
+    await ctx.state.store.set_bucket_config(ctx.bucket, "encryption", None)
     return Response(204)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
+from s3presign.core.numbers import ascii_uint
 from s3presign.core.s3errors import S3Error
 from s3presign.server.http import parse_http_date
 
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+_RANGE = re.compile(r"^\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*$", re.IGNORECASE | re.ASCII)
+_HUGE = 1 << 64  # a position with more digits than ascii_uint takes: past any object
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -55,8 +57,8 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first, last = match.groups()
     if first:
-        start = int(first)
-        end = int(last) if last else size - 1
+        start = _position(first)
+        end = _position(last) if last else size - 1
         if last and end < start:
             return None  # syntactically invalid: ignored
         if start >= size:
@@ -64,10 +66,15 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
         return start, min(end, size - 1)
     if not last:
         return None
-    suffix = int(last)
+    suffix = _position(last)
     if suffix == 0 or size == 0:
         raise _unsatisfiable(header, size)
     return max(0, size - suffix), size - 1
+
+
+def _position(digits: str) -> int:
+    value = ascii_uint(digits, 19)
+    return _HUGE if value is None else value
 
 
 def _unsatisfiable(header: str, size: int) -> S3Error:

@@ -14,7 +14,7 @@ from s3presign.server.auth import Payload
 from s3presign.server.config import ServerConfig
 from s3presign.server.encryption import Encryption
 from s3presign.server.http import Request
-from s3presign.server.storage import Storage
+from s3presign.server.storage import AsyncStorage, Storage
 
 
 @dataclass
@@ -22,11 +22,15 @@ class ServerState:
     """Created once per server: configuration, storage and encryption."""
 
     config: ServerConfig
-    storage: Storage
+    storage: Storage  # the blocking contract (for start-up, tools, the embedded demo)
     encryption: Encryption
-    # (bucket, key) -> (record, reader): SSE-S3 readers of recently read versions,
+    # (bucket, key, version) -> (record, reader): SSE-S3 readers of recently read versions,
     # so a hot object's key is unsealed once, not per GET. See objects._reader.
-    readers: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
+    readers: dict[tuple[str, str, str], tuple[Any, Any]] = field(default_factory=dict)
+    store: AsyncStorage = field(init=False)  # what handlers await
+
+    def __post_init__(self) -> None:
+        self.store = AsyncStorage(self.storage)
 
     def lookup(self, access_key: str) -> Credentials | None:
         return self.config.users.get(access_key)

@@ -114,21 +114,21 @@ def _allow(resp: Response, rule: Rule, pattern: str, origin: str) -> Response:
 
 
 async def put_bucket_cors(ctx: Ctx) -> Response:
-    ctx.state.storage.bucket(ctx.bucket)
+    await ctx.state.store.bucket(ctx.bucket)
     rules = parse_rules(await ctx.read_body(64 * 1024, require_digest=True))
-    ctx.state.storage.set_bucket_config(ctx.bucket, "cors", rules)
+    await ctx.state.store.set_bucket_config(ctx.bucket, "cors", rules)
     return Response(200)
 
 
 async def get_bucket_cors(ctx: Ctx) -> Response:
-    rules = ctx.state.storage.bucket(ctx.bucket).config.get("cors")
+    rules = (await ctx.state.store.bucket(ctx.bucket)).config.get("cors")
     if not rules:
         raise S3Error("NoSuchCORSConfiguration", elements={"BucketName": ctx.bucket})
     return Response(200, body=render_rules(rules)).header(*_XML)
 
 
 async def delete_bucket_cors(ctx: Ctx) -> Response:
-    ctx.state.storage.set_bucket_config(ctx.bucket, "cors", None)
+    await ctx.state.store.set_bucket_config(ctx.bucket, "cors", None)
     return Response(204)
 
 
@@ -146,7 +146,7 @@ async def preflight(ctx: Ctx) -> Response:
         raise S3Error("CORSBadRequestMethod", method=method)
     if not ctx.bucket:
         raise S3Error("CORSForbidden", elements={"Method": method, "ResourceType": "SERVICE"})
-    rules = ctx.state.storage.bucket(ctx.bucket).config.get("cors")
+    rules = (await ctx.state.store.bucket(ctx.bucket)).config.get("cors")
     if not rules:
         raise S3Error("CORSNotEnabled")
     requested = [h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",") if h.strip()]

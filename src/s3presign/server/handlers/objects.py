@@ -1,4 +1,5 @@
-"""Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
+"""Object operations: PutObject, GetObject (also ?partNumber), HeadObject,
+DeleteObject, DeleteObjects, each with S3's versioning (?versionId, delete markers).
 
 Every object is encrypted through server.encryption (SSE-S3 when the request
 and the bucket name nothing); storage only ever sees ciphertext.
@@ -6,7 +7,6 @@ and the bucket name nothing); storage only ever sees ciphertext.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import AsyncIterator, Iterator
 from urllib.parse import quote
@@ -14,23 +14,21 @@ from urllib.parse import quote
 from s3presign.core.s3errors import S3Error
 from s3presign.server import checksums, xml
 from s3presign.server.auth import Payload
+from s3presign.server.encryption import ObjectReader
+from s3presign.server.handlers.common import (
+    check_key, default_sse, part_number, stored_headers, valid_version_id, version_header, version_param,
+)
 from s3presign.server.handlers.conditions import byte_range, not_modified
 from s3presign.server.handlers.context import Ctx
+from s3presign.server.handlers.writing import LARGE_BODY, save
 from s3presign.server.http import Response, http_date
-from s3presign.server.encryption import ObjectReader
-from s3presign.server.sse import SSE_S3, CustomerKey, SseRequest, parse_read_sse, parse_write_sse
-from s3presign.server.handlers.writing import LARGE_BODY, encrypt_into
 from s3presign.server.offload import read_ahead
+from s3presign.server.sse import SSE_S3, CustomerKey, parse_read_sse, parse_write_sse
 from s3presign.server.storage import ObjectMeta
 
-MAX_KEY_BYTES = 1024
-MAX_USER_METADATA = 2048  # bytes of x-amz-meta-* names and values (UTF-8)
 MAX_DELETE_KEYS = 1000
 SMALL_OBJECT = 1 << 20  # read and decrypt in one go below this stored size
 READER_CACHE = 4096
-META_PREFIX = "x-amz-meta-"
-# Headers stored with the object and returned on GET/HEAD.
-STORED_HEADERS = ("content-disposition", "content-encoding", "content-language", "cache-control", "expires")
 # GET query parameters that override a response header.
 RESPONSE_OVERRIDES = {
     "response-content-type": "content-type",
@@ -40,54 +38,6 @@ RESPONSE_OVERRIDES = {
     "response-content-disposition": "content-disposition",
     "response-content-encoding": "content-encoding",
 }
-STORAGE_CLASSES = frozenset({
-    "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
-    "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE",
-})
-# Write headers that ask for features this server does not have: refused, not ignored.
-UNSUPPORTED_WRITE_HEADERS = (
-    "x-amz-copy-source", "x-amz-tagging", "x-amz-object-lock-mode",
-    "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold",
-    "x-amz-website-redirect-location",
-)
-
-
-def check_key(key: str) -> None:
-    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise S3Error("KeyTooLong", elements={"Size": str(len(key.encode("utf-8", "surrogatepass"))), "MaxSizeAllowed": str(MAX_KEY_BYTES)})
-
-
-def stored_headers(headers: dict[str, str]) -> tuple[str, dict[str, str], dict[str, str], dict[str, str]]:
-    """(Content-Type, stored standard headers, user metadata, extra) of a write."""
-    for name in UNSUPPORTED_WRITE_HEADERS:
-        if name in headers:
-            raise S3Error("NotImplemented", elements={"Header": name})
-    stored = {n: headers[n] for n in STORED_HEADERS if n in headers}
-    encoding = stored.get("content-encoding")
-    if encoding is not None:  # aws-chunked describes the transfer, not the object
-        kept = [e.strip() for e in encoding.split(",") if e.strip() and e.strip().lower() != "aws-chunked"]
-        if kept:
-            stored["content-encoding"] = ",".join(kept)
-        else:
-            del stored["content-encoding"]
-    user = {n: v for n, v in headers.items() if n.startswith(META_PREFIX)}
-    # header text is decoded as latin-1, one character per byte on the wire
-    size = sum(len(n) - len(META_PREFIX) + len(v) for n, v in user.items())
-    if size > MAX_USER_METADATA:
-        raise S3Error("MetadataTooLarge", elements={"Size": str(size), "MaxSizeAllowed": str(MAX_USER_METADATA)})
-    extra: dict[str, str] = {}
-    storage_class = headers.get("x-amz-storage-class")
-    if storage_class is not None:
-        if storage_class not in STORAGE_CLASSES:
-            raise S3Error("InvalidStorageClass", elements={"StorageClassRequested": storage_class})
-        if storage_class != "STANDARD":
-            extra["storage_class"] = storage_class
-    return headers.get("content-type") or "binary/octet-stream", stored, user, extra
-
-
-def bucket_default_sse(ctx: Ctx) -> SseRequest | None:
-    config = ctx.state.storage.bucket(ctx.bucket).config.get("encryption")
-    return SseRequest.from_bucket_default(config) if config else None
 
 
 async def put_object(ctx: Ctx) -> Response:
@@ -98,34 +48,29 @@ async def put_object(ctx: Ctx) -> Response:
         if name in headers:
             raise S3Error("NotImplemented", elements={"Header": name})
     content_type, stored, user, extra = stored_headers(headers)
-    bucket_default = bucket_default_sse(ctx)  # NoSuchBucket before the body is read
+    info = await state.store.bucket(ctx.bucket)  # NoSuchBucket before the body is read
     sse = parse_write_sse(
         headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
         signature_version=ctx.signature_version,
     )
     payload = Payload(req, ctx.auth)
     writer = state.encryption.begin_write(
-        sse, bucket_default, bucket=ctx.bucket, key=ctx.key, signature_version=ctx.signature_version
+        sse, default_sse(info), bucket=ctx.bucket, key=ctx.key, signature_version=ctx.signature_version
     )
-    sink = state.storage.writer(ctx.bucket, ctx.key)
-    try:
-        await encrypt_into(sink, writer, payload.chunks(), large=payload.expected_size >= LARGE_BODY)
-        payload.finish()
-        etag = writer.etag(payload.md5_hex)
-        checksum = payload.checksum_record
-        meta = ObjectMeta(
-            key=ctx.key, size=payload.size, etag=etag, last_modified=time.time(),
-            content_type=content_type, headers=stored, user_meta=user,
-            envelope=writer.envelope, checksum=checksum, extra=extra,
-        )
-        await asyncio.get_running_loop().run_in_executor(None, sink.commit, meta)
-    except BaseException:
-        sink.abort()
-        raise
+    blobs, _ = await save(state.store, writer, payload.chunks(), large=payload.expected_size >= LARGE_BODY,
+                          check=payload.finish, key=ctx.key)
+    etag = writer.etag(payload.md5_hex)
+    checksum = payload.checksum_record
+    meta = ObjectMeta(
+        key=ctx.key, size=payload.size, etag=etag, last_modified=time.time(),
+        content_type=content_type, headers=stored, user_meta=user,
+        envelope=writer.envelope, checksum=checksum, extra=extra, blobs=blobs,
+    )
+    await state.store.put(ctx.bucket, meta)
     resp = Response(200).header("ETag", f'"{etag}"').extend(writer.response_headers.items())
     if checksum:
         resp.header(checksums.header(checksum["algorithm"]), checksum["value"])
-    return resp
+    return version_header(resp, info, meta)
 
 
 def _object_headers(resp: Response, meta: ObjectMeta, query: dict[str, str]) -> None:
@@ -148,7 +93,7 @@ def _reader(ctx: Ctx, meta: ObjectMeta, customer_key: CustomerKey | None) -> Obj
     state = ctx.state
     cacheable = customer_key is None and meta.envelope.get("mode") == SSE_S3
     if cacheable:
-        hit = state.readers.get((ctx.bucket, ctx.key))
+        hit = state.readers.get((ctx.bucket, ctx.key, meta.version_id))
         if hit is not None and hit[0] is meta:
             return hit[1]
     reader = state.encryption.open_read(
@@ -157,38 +102,64 @@ def _reader(ctx: Ctx, meta: ObjectMeta, customer_key: CustomerKey | None) -> Obj
     if cacheable:
         if len(state.readers) >= READER_CACHE:
             state.readers.clear()
-        state.readers[(ctx.bucket, ctx.key)] = (meta, reader)
+        state.readers[(ctx.bucket, ctx.key, meta.version_id)] = (meta, reader)
     return reader
 
 
+def _part_window(ctx: Ctx, meta: ObjectMeta) -> tuple[int, int] | None:
+    """GET/HEAD ?partNumber: that part's plaintext bytes (a single-part object has part 1)."""
+    if "range" in ctx.req.headers:
+        raise S3Error("RangeWithPartNumber")
+    number = part_number(ctx)
+    parts = meta.envelope.get("parts")
+    sizes = [p["size"] for p in parts] if parts else [meta.size]
+    if number > len(sizes):
+        raise S3Error("PartNumberNotSatisfiable", elements={"PartNumberRequested": str(number),
+                                                            "ActualPartCount": str(len(sizes))})
+    start = sum(sizes[: number - 1])
+    if not parts or not sizes[number - 1]:
+        return None
+    return start, start + sizes[number - 1] - 1
+
+
 async def get_object(ctx: Ctx) -> Response:
+    """GetObject and HeadObject (with ?versionId, ?partNumber)."""
     req, state = ctx.req, ctx.state
     head = req.method == "HEAD"
+    query = req.query if req.raw_query else {}
+    version = version_param(ctx) if "versionId" in query else None
     customer_key = parse_read_sse(
         req.headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
         signature_version=ctx.signature_version,
     )
-    obj = state.storage.open(ctx.bucket, ctx.key)
+    obj = await state.store.open(ctx.bucket, ctx.key, version)
     try:
         meta = obj.meta
-        reader = _reader(ctx, meta, customer_key)
         headers = req.headers
-        etag = f'"{meta.etag}"'
+        window: tuple[int, int] | None
+        by_part = "partNumber" in query
+        window = _part_window(ctx, meta) if by_part else None
+        reader = _reader(ctx, meta, customer_key)
         resp = Response(200)
-        resp.header("Last-Modified", http_date(meta.last_modified)).header("ETag", etag)
+        resp.header("Last-Modified", http_date(meta.last_modified)).header("ETag", f'"{meta.etag}"')
+        if meta.version_id != "null" or version is not None:
+            resp.header("x-amz-version-id", meta.version_id)
         if not_modified(headers, meta.etag, meta.last_modified):
             obj.close()
             resp.status = 304
             return resp
         size = meta.size
-        window = byte_range(headers.get("range"), size)
+        if not by_part:
+            window = byte_range(headers.get("range"), size)
         if window is None:
             start, end = 0, size - 1
         else:
             start, end = window
             resp.status = 206
             resp.header("Content-Range", f"bytes {start}-{end}/{size}")
-        _object_headers(resp, meta, req.query if "response-" in req.raw_query else {})
+        if by_part and "parts" in meta.envelope:
+            resp.header("x-amz-mp-parts-count", str(len(meta.envelope["parts"])))
+        _object_headers(resp, meta, query if "response-" in req.raw_query else {})
         resp.extend(reader.response_headers.items())
         resp.header("Accept-Ranges", "bytes").header("Content-Length", str(end - start + 1))
         if meta.checksum and window is None and headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
@@ -220,14 +191,22 @@ async def _plaintext(reader: ObjectReader, stored: Iterator[bytes], start: int, 
         yield tail
 
 
+def _delete_headers(resp: Response, version: str | None, marker: bool) -> Response:
+    if version is not None:
+        resp.header("x-amz-version-id", version)
+    if marker:
+        resp.header("x-amz-delete-marker", "true")
+    return resp
+
+
 async def delete_object(ctx: Ctx) -> Response:
     check_key(ctx.key)
-    ctx.state.storage.delete(ctx.bucket, ctx.key)
-    return Response(204)
+    version, marker = await ctx.state.store.delete(ctx.bucket, ctx.key, version_param(ctx))
+    return _delete_headers(Response(204), version, marker)
 
 
 async def delete_objects(ctx: Ctx) -> Response:
-    """POST ?delete: up to 1000 keys; errors per key, never for a missing key."""
+    """POST ?delete: up to 1000 keys (and versions); errors per key, never for a missing key."""
     body = await ctx.read_body(2 * 1024 * 1024, require_digest=True)
     root = xml.parse(body)
     if xml.local(root.tag) != "Delete":
@@ -236,8 +215,8 @@ async def delete_objects(ctx: Ctx) -> Response:
     objects = xml.children(root, "Object")
     if not objects or len(objects) > MAX_DELETE_KEYS:
         raise S3Error("MalformedXML")
-    storage = ctx.state.storage
-    storage.bucket(ctx.bucket)
+    store = ctx.state.store
+    await store.bucket(ctx.bucket)
     encode = (ctx.req.query.get("encoding-type") == "url")
     parts: list[str] = []
     for item in objects:
@@ -247,14 +226,20 @@ async def delete_objects(ctx: Ctx) -> Response:
         shown = quote(key, safe="/") if encode else key
         version = xml.text(item, "VersionId")
         try:
-            if version not in (None, "null"):
+            if version is not None and not valid_version_id(version):
                 raise S3Error("InvalidVersionId")
             check_key(key)
-            storage.delete(ctx.bucket, key)
+            reported, marker = await store.delete(ctx.bucket, key, version)
         except S3Error as err:
             parts.append(xml.tree("Error", xml.el("Key", shown), xml.el("VersionId", version),
                                   xml.el("Code", err.code), xml.el("Message", err.message)))
             continue
-        if not quiet:
-            parts.append(xml.tree("Deleted", xml.el("Key", shown), xml.el("VersionId", version)))
+        if quiet:
+            continue
+        if version is None and marker:  # a delete marker was created
+            parts.append(xml.tree("Deleted", xml.el("Key", shown), xml.el("DeleteMarker", True),
+                                  xml.el("DeleteMarkerVersionId", reported)))
+        else:
+            parts.append(xml.tree("Deleted", xml.el("Key", shown), xml.el("VersionId", version),
+                                  xml.el("DeleteMarker", True) if marker else ""))
     return Response(200, body=xml.document("DeleteResult", parts)).header("Content-Type", "application/xml")

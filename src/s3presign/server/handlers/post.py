@@ -10,20 +10,18 @@ ignores them.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import time
 from urllib.parse import quote, urlencode, urlsplit
 
+from s3presign.core.numbers import ascii_uint
 from s3presign.core.s3errors import S3Error
 from s3presign.core.verify import verify_post_form
 from s3presign.server import xml
 from s3presign.server.formdata import FormReader, boundary_of
-from s3presign.server.handlers import objects
+from s3presign.server.handlers.common import check_key, default_sse, stored_headers, version_header
 from s3presign.server.handlers.context import Ctx
-from s3presign.server.handlers.writing import LARGE_BODY, encrypt_into
+from s3presign.server.handlers.writing import LARGE_BODY, save
 from s3presign.server.http import Response
-from s3presign.server.offload import DIGEST_POOL, Offload
 from s3presign.server.sse import parse_write_sse
 from s3presign.server.storage import ObjectMeta
 
@@ -51,14 +49,6 @@ async def _fields(reader: FormReader) -> dict[str, str]:
         except UnicodeDecodeError:
             raise S3Error("MalformedPOSTRequest") from None
     raise S3Error("PostFileMissing")
-
-
-def _updater(md5):
-    def update(parts: list[bytes]) -> None:
-        for part in parts:
-            md5.update(part)
-
-    return update
 
 
 def _location(ctx: Ctx, key: str) -> str:
@@ -94,7 +84,7 @@ async def post_object(ctx: Ctx) -> Response:
         raise S3Error("PreconditionFailed",
                       elements={"Condition": "Bucket POST must be of the enclosure-type multipart/form-data"})
     reader = FormReader(req.stream(), boundary_of(req.headers["content-type"]))
-    state.storage.bucket(ctx.bucket)
+    info = await state.store.bucket(ctx.bucket)
     form = await _fields(reader)
     filename = form.pop("file")
     if "key" not in form:
@@ -103,49 +93,40 @@ async def post_object(ctx: Ctx) -> Response:
     auth, _, length_range = verify_post_form(form, bucket=ctx.bucket, lookup=state.lookup,
                                              region=state.config.region)
     ctx.auth, ctx.key = auth, key
-    objects.check_key(key)
-    content_type, stored, user, extra = objects.stored_headers(form)
+    check_key(key)
+    content_type, stored, user, extra = stored_headers(form)
     sse = parse_write_sse(form, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
                           signature_version=auth.signature_version)
-    writer = state.encryption.begin_write(sse, objects.bucket_default_sse(ctx), bucket=ctx.bucket, key=key,
+    writer = state.encryption.begin_write(sse, default_sse(info), bucket=ctx.bucket, key=key,
                                           signature_version=auth.signature_version)
     low, high = length_range if length_range is not None else (0, MAX_FILE)
     high = min(high, MAX_FILE)
-    md5 = hashlib.md5()
-    large = req.headers.get("content-length", "").isdigit() and int(req.headers["content-length"]) >= LARGE_BODY
-    digests = Offload(_updater(md5), DIGEST_POOL) if large else None
+    length = ascii_uint(req.headers.get("content-length"))
+    large = length is not None and length >= LARGE_BODY
     size = 0
 
     async def counted():
-        """The file, measured against the policy's range and hashed as it arrives."""
+        """The file, measured against the policy's range as it arrives."""
         nonlocal size
         async for chunk in reader.chunks():
             size += len(chunk)
             if size > high:
                 raise S3Error("EntityTooLarge", elements={"ProposedSize": str(size), "MaxSizeAllowed": str(high)})
-            if digests is None:
-                md5.update(chunk)
-            else:
-                await digests.add(chunk)
             yield chunk
 
-    sink = state.storage.writer(ctx.bucket, key)
-    try:
-        try:
-            await encrypt_into(sink, writer, counted(), large=large)
-            if digests is not None:
-                await digests.drain()
-        finally:
-            if digests is not None:
-                await digests.settle()
+    def check() -> None:
         if size < low:
             raise S3Error("EntityTooSmall", elements={"ProposedSize": str(size), "MinSizeAllowed": str(low)})
+
+    blobs, md5 = await save(state.store, writer, counted(), large=large, digest=True, check=check, key=key)
+    try:
         await reader.drain()
-        etag = writer.etag(md5.hexdigest())
-        meta = ObjectMeta(key=key, size=size, etag=etag, last_modified=time.time(), content_type=content_type,
-                          headers=stored, user_meta=user, envelope=writer.envelope, extra=extra)
-        await asyncio.get_running_loop().run_in_executor(None, sink.commit, meta)
     except BaseException:
-        sink.abort()
+        await state.store.discard(blobs)
         raise
-    return _answer(ctx, form, key, etag).extend(writer.response_headers.items())
+    etag = writer.etag(md5 or "")
+    meta = ObjectMeta(key=key, size=size, etag=etag, last_modified=time.time(), content_type=content_type,
+                      headers=stored, user_meta=user, envelope=writer.envelope, extra=extra, blobs=blobs)
+    await state.store.put(ctx.bucket, meta)
+    resp = _answer(ctx, form, key, etag).extend(writer.response_headers.items())
+    return version_header(resp, info, meta)

@@ -1,0 +1,250 @@
+"""The blob contract (server.blobs) on a local filesystem.
+
+Layout, below the blob root::
+
+    <2 hex>/<name>      a committed blob (name: 32 random hex digits)
+    tmp/<name>          a blob being written; never read, swept after a crash
+
+A blob is written under ``tmp/``, fsynced, renamed into its fan-out directory
+and that directory fsynced: only then does ``commit()`` return, so a name the
+metadata references always exists whole after a crash. Blobs are immutable,
+so an open reader keeps reading its bytes even if the blob is deleted meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+_READ = 1 << 20  # large reads: few syscalls per GiB
+_NAME_LEN = 32
+
+
+def _fsync_dir(path: Path | str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _valid(name: str) -> bool:
+    return len(name) == _NAME_LEN and all(c in "0123456789abcdef" for c in name)
+
+
+class FileBlobWriter:
+    __slots__ = ("name", "_store", "_tmp", "_file", "_done", "size")
+
+    def __init__(self, store: "FileBlobStore") -> None:
+        self.name = secrets.token_hex(_NAME_LEN // 2)
+        self._store = store
+        self._tmp = store.tmp / self.name
+        fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file = os.fdopen(fd, "wb", buffering=_READ)
+        self._done = False
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if data:
+            self._file.write(data)
+            self.size += len(data)
+
+    def commit(self) -> int:
+        """fsync, rename into place, fsync the directory: durable on return."""
+        f = self._file
+        f.flush()
+        os.fsync(f.fileno())
+        f.close()
+        final = self._store.path(self.name)
+        try:
+            os.replace(self._tmp, final)
+        except FileNotFoundError:
+            final.parent.mkdir(mode=0o700, exist_ok=True)
+            _fsync_dir(self._store.root)
+            os.replace(self._tmp, final)
+        self._done = True
+        _fsync_dir(final.parent)
+        return self.size
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        try:
+            os.unlink(self._tmp)
+        except FileNotFoundError:
+            pass
+
+
+class FileBlobReader:
+    __slots__ = ("fd", "size")
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.size = size
+
+    def read(self, offset: int, length: int) -> Iterator[bytes]:
+        fd = self.fd
+        end = min(offset + length, self.size)
+        try:
+            while offset < end:
+                chunk = os.pread(fd, min(_READ, end - offset), offset)
+                if not chunk:
+                    break  # truncated on disk: the decryptor reports it
+                offset += len(chunk)
+                yield chunk
+        finally:
+            self.close()
+
+    def pread(self, offset: int, length: int) -> bytes:
+        return os.pread(self.fd, max(0, min(length, self.size - offset)), offset)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class FileBlobStore:
+    """Blobs as files under ``root`` (one fan-out level, so no directory grows huge)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.tmp = self.root / "tmp"
+        self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def path(self, name: str) -> Path:
+        return self.root / name[:2] / name
+
+    def create(self) -> FileBlobWriter:
+        return FileBlobWriter(self)
+
+    def open(self, name: str) -> FileBlobReader:
+        if not _valid(name):  # a name from the metadata never becomes an arbitrary path
+            raise FileNotFoundError(name)
+        fd = os.open(self.path(name), os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+        except BaseException:
+            os.close(fd)
+            raise
+        return FileBlobReader(fd, size)
+
+    def delete(self, name: str) -> None:
+        if not _valid(name):
+            return
+        try:
+            os.unlink(self.path(name))
+        except FileNotFoundError:
+            pass
+
+    def names(self) -> Iterator[str]:
+        """Every committed blob (for tests and migration checks)."""
+        for sub in self.root.iterdir():
+            if sub.name != "tmp" and sub.is_dir():
+                for entry in os.scandir(sub):
+                    if _valid(entry.name):
+                        yield entry.name
+
+    def sweep(self, referenced: Iterable[str] | None, older_than: float) -> int:
+        cutoff = time.time() - older_than
+        gone = 0
+
+        def old(entry: os.DirEntry) -> bool:
+            try:
+                return entry.stat().st_mtime <= cutoff
+            except FileNotFoundError:
+                return False
+
+        for entry in os.scandir(self.tmp):
+            if old(entry):
+                try:
+                    os.unlink(entry.path)
+                    gone += 1
+                except FileNotFoundError:
+                    pass
+        if referenced is None:
+            return gone
+        keep = referenced if isinstance(referenced, (set, frozenset)) else set(referenced)
+        for sub in os.scandir(self.root):
+            if sub.name == "tmp" or not sub.is_dir():
+                continue
+            for entry in os.scandir(sub.path):
+                if entry.name not in keep and old(entry):
+                    try:
+                        os.unlink(entry.path)
+                        gone += 1
+                    except FileNotFoundError:
+                        pass
+        return gone
+
+
+class MemoryBlobStore:
+    """The blob contract in memory: for fast tests of everything above the blobs."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def create(self) -> "_MemoryWriter":
+        return _MemoryWriter(self)
+
+    def open(self, name: str) -> "_MemoryReader":
+        try:
+            return _MemoryReader(self.blobs[name])
+        except KeyError:
+            raise FileNotFoundError(name) from None
+
+    def delete(self, name: str) -> None:
+        self.blobs.pop(name, None)
+
+    def sweep(self, referenced: Iterable[str] | None, older_than: float) -> int:
+        if referenced is None:
+            return 0
+        keep = set(referenced)
+        doomed = [n for n in self.blobs if n not in keep]
+        for name in doomed:
+            del self.blobs[name]
+        return len(doomed)
+
+
+class _MemoryWriter:
+    def __init__(self, store: MemoryBlobStore) -> None:
+        self.name = secrets.token_hex(_NAME_LEN // 2)
+        self._store = store
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._parts.append(bytes(data))
+
+    def commit(self) -> int:
+        data = b"".join(self._parts)
+        self._store.blobs[self.name] = data
+        return len(data)
+
+    def abort(self) -> None:
+        self._parts = []
+
+
+class _MemoryReader:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.size = len(data)
+
+    def read(self, offset: int, length: int) -> Iterator[bytes]:
+        end = min(offset + length, self.size)
+        while offset < end:
+            yield self._data[offset:min(end, offset + _READ)]
+            offset += _READ
+
+    def pread(self, offset: int, length: int) -> bytes:
+        return self._data[offset:offset + length]
+
+    def close(self) -> None:
+        pass
