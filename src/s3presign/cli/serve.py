@@ -89,6 +89,23 @@ def _tls(data_dir: Path, cert: Path | None, key: Path | None, self_signed: bool,
     return str(cert), str(key), None
 
 
+def _start_console(address: str, policy: Path | None, scheme: str, host: str, port: int, region: str,
+                   ca: str | None, users: dict) -> None:
+    """The console and signing service, in a thread of this process (imported only here)."""
+    from s3presign.console import start
+    from s3presign.console.server import parse_address
+    from s3presign.core.errors import PresignError
+
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    endpoint = f"{scheme}://{f'[{local}]' if ':' in local else local}:{port}"
+    try:
+        chost, cport = parse_address(address)
+        running = start(endpoint, region, host=chost, port=cport, ca_file=ca, users=users, policy_file=policy)
+    except (PresignError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"  console: {running.url} (signing service: {running.url}s3/)")
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Where buckets, objects and keys live [default: $S3PRESIGN_DATA_DIR or ~/.local/share/s3presign].")
@@ -123,12 +140,17 @@ def _tls(data_dir: Path, cert: Path | None, key: Path | None, self_signed: bool,
               help="Largest request header section (S3: 8 KiB).")
 @click.option("--send-buffer", default=_DEFAULTS.send_buffer, show_default=True, type=int, metavar="BYTES",
               help="Response bytes queued per connection before the server waits for the client.")
+@click.option("--console-address", metavar="HOST:PORT",
+              help="Also serve the web console and the signing service here (off unless given; e.g. 127.0.0.1:9001).")
+@click.option("--console-policy", type=click.Path(path_type=Path, dir_okay=False),
+              help="Signing-service policy (JSON): tokens, buckets/prefixes, methods, SSE, sizes, expiries.")
 def serve(
     data_dir: Path | None, host: str, port: int, region: str, domain: str | None,
     tls_cert: Path | None, tls_key: Path | None, tls_self_signed: bool, credentials_file: Path | None,
     master_key_file: Path | None, allow_insecure_ssec: bool, access_log: bool, workers: int,
     idle_timeout: float, header_timeout: float, body_timeout: float, send_timeout: float,
     max_connections: int | None, max_header_size: int, send_buffer: int,
+    console_address: str | None = None, console_policy: Path | None = None,
 ) -> None:
     """Run a strict S3-compatible endpoint: it verifies SigV2 and SigV4 exactly as
     Amazon S3 does and encrypts every object at rest (SSE-S3 by default).
@@ -191,6 +213,10 @@ def serve(
         click.echo(f"  TLS: trust {ca} (e.g. AWS_CA_BUNDLE={ca})")
     if allow_insecure_ssec:
         click.echo("  warning: SSE-C keys are accepted over plain HTTP (--allow-insecure-ssec)")
+    if console_address:
+        _start_console(console_address, console_policy, scheme, host, bound_port, region, ca, users)
+    elif console_policy:
+        raise click.ClickException("--console-policy needs --console-address HOST:PORT")
     if source == "generated":
         user = next(iter(users.values()))
         click.echo(f"  credentials (generated): AWS_ACCESS_KEY_ID={user.access_key} AWS_SECRET_ACCESS_KEY={user.secret_key}")
