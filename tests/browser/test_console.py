@@ -209,10 +209,14 @@ def test_screenshot_and_load_time(page, console, tmp_path):
     client = console.endpoint.client()
     client.put_object(Bucket="console", Key="reports/2026-q4.pdf", Body=b"%PDF" * 1000, ServerSideEncryption="aws:kms")
     page.set_viewport_size({"width": 1100, "height": 900})
-    page.goto(console.url)
-    page.wait_for_selector("body[data-ready=true]")
-    timing = page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];
-        return {dom: n.domContentLoadedEventEnd, load: n.loadEventEnd}; }""")
+    loads = []
+    for _ in range(6):  # the first visit opens the connection; the median of the rest is the figure
+        page.goto(console.url)
+        page.wait_for_selector("body[data-ready=true]")
+        loads.append(page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];
+            return {dom: n.domContentLoadedEventEnd, load: n.loadEventEnd,
+                    ready: performance.getEntriesByName('console-ready')[0].startTime}; }"""))
+    timing = sorted(loads[1:], key=lambda t: t["load"])[len(loads[1:]) // 2]
     sign_in(page, console)
     page.select_option("#bucket-select", "console")
     choose(page, "kms", "v4")
@@ -220,7 +224,9 @@ def test_screenshot_and_load_time(page, console, tmp_path):
     out = Path(os.environ.get("S3PRESIGN_CONSOLE_PNG") or tmp_path / "console.png")
     page.screenshot(path=str(out), full_page=True)
     assert out.stat().st_size > 10000
-    print(f"\nconsole page: DOMContentLoaded {timing['dom']:.1f} ms, load {timing['load']:.1f} ms; screenshot {out}")
+    print(f"\nconsole page (median of 5 loads): DOMContentLoaded {timing['dom']:.1f} ms, "
+          f"load {timing['load']:.1f} ms, ready (config fetched) {timing['ready']:.1f} ms; first visit "
+          f"load {loads[0]['load']:.1f} ms; screenshot {out}")
 
 
 def test_phone_width_has_no_horizontal_scroll(page, console):
