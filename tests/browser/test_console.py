@@ -244,3 +244,42 @@ def test_import_s3presign_does_not_load_the_console():
             "print(sorted(m for m in sys.modules if m.startswith('s3presign.console')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().replace("'", '"')) == []
+
+
+DROP = """([names, texts]) => {
+  const dt = new DataTransfer();
+  names.forEach((n, i) => dt.items.add(new File([texts[i]], n, { type: "text/plain" })));
+  document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+}"""
+
+
+def test_drag_and_drop_many_files_in_every_sse_mode(page, console):
+    sign_in(page, console)
+    client = console.endpoint.client()
+    page.fill("#link-bucket", "console")
+    ways = ["put", "post", "multipart"]
+    expected = 0
+    for i, mode in enumerate(SSE_TABLE):
+        choose(page, mode, "v4")
+        way = ways[i % 3]
+        page.select_option("#upload-way", way)
+        prefix = f"dropped/{unique(mode)}/"
+        page.fill("#upload-prefix", prefix)
+        texts = [f"{mode} {way} file {n} " * 50 for n in range(2)]
+        page.evaluate(DROP, [["one.txt", "two.txt"], texts])
+        expected += 2
+        page.wait_for_function(f"document.querySelectorAll('#upload-list li[data-state]').length === {expected}",
+                               timeout=30000)
+        states = page.eval_on_selector_all("#upload-list li", "items => items.map(li => li.dataset.state)")
+        assert states == ["done"] * expected, page.inner_text("#upload-list")
+        for name, text in zip(("one.txt", "two.txt"), texts):
+            extra = {}
+            if mode.startswith("c"):
+                extra = {"SSECustomerAlgorithm": "AES256",
+                         "SSECustomerKey": base64.b64decode(page.input_value("#ssec-key"))}
+            got = client.get_object(Bucket="console", Key=prefix + name, **extra)
+            assert got["Body"].read() == text.encode(), (mode, way)
+            if not mode.startswith("c"):
+                assert got["ServerSideEncryption"] == STORED_AS[mode]
+    bars = page.eval_on_selector_all("#upload-list progress", "ps => ps.map(p => p.value === p.max)")
+    assert all(bars) and len(bars) == expected
