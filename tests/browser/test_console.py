@@ -283,3 +283,22 @@ def test_drag_and_drop_many_files_in_every_sse_mode(page, console):
                 assert got["ServerSideEncryption"] == STORED_AS[mode]
     bars = page.eval_on_selector_all("#upload-list progress", "ps => ps.map(p => p.value === p.max)")
     assert all(bars) and len(bars) == expected
+
+
+def test_sign_in_with_a_session_token(page, console):
+    from server.helpers import TOKEN_USER
+
+    page.goto(console.url)
+    page.wait_for_selector("body[data-ready=true]")
+    page.fill("#access-key", TOKEN_USER[0])
+    page.fill("#secret-key", TOKEN_USER[1])
+    page.fill("#session-token", TOKEN_USER[2])
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_function("/^Signed in|failed/.test(document.getElementById('signin-status').textContent)")
+    assert page.inner_text("#signin-status").startswith("Signed in as " + TOKEN_USER[0])
+    choose(page, "s3", "v4")
+    make_link(page, "PUT", "console", "token/" + unique("t"))
+    assert "X-Amz-Security-Token=" in page.input_value("#link-url")
+    page.set_input_files("#link-file", files=[{"name": "t.bin", "mimeType": "text/plain", "buffer": b"tok"}])
+    page.click("#link-use")
+    assert use_status(page).startswith("PUT 200")
