@@ -48,7 +48,7 @@ defaults
     timeout queue 30s
     timeout check 3s
     retries 2
-    retry-on conn-failure empty-response
+    retry-on conn-failure
     option redispatch 1
 
 frontend s3

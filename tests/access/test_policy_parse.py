@@ -67,6 +67,7 @@ def test_a_single_statement_object_and_single_strings_are_accepted():
     [
         ("", "Policies must be valid JSON and the first byte must be '{'"),
         ("[]", "Policies must be valid JSON and the first byte must be '{'"),
+        (" " + doc(stmt()), "Policies must be valid JSON and the first byte must be '{'"),
         ('{"Statement": [', "This policy contains invalid Json"),
         ('{"Statement": [], "Statement": []}', "This policy contains invalid Json"),
         (doc(stmt(), Version="2020-01-01"), "The policy must contain a valid version string"),

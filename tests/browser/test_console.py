@@ -176,14 +176,13 @@ def test_multipart_upload_resumes_after_a_reload(page, console, tmp_path):
     value = page.eval_on_selector("#upload-list progress", "p => p.value")
     assert 10 * MiB <= value < size  # the bar shows the two stored parts (and any bytes in flight)
     upload_id = page.get_attribute("#upload-list li", "data-upload-id")
-    page.unroute(lambda url: bool(blocked.search(url)))
+    page.unroute_all(behavior="ignoreErrors")
     page.reload()  # the interruption: parts 3-6 never arrive
     for route in held:
         try:
             route.abort()
         except Exception:
             pass
-    page.unroute_all()
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if "partNumber=" in r.url else None)
     sign_in(page, console)
@@ -209,10 +208,14 @@ def test_screenshot_and_load_time(page, console, tmp_path):
     client = console.endpoint.client()
     client.put_object(Bucket="console", Key="reports/2026-q4.pdf", Body=b"%PDF" * 1000, ServerSideEncryption="aws:kms")
     page.set_viewport_size({"width": 1100, "height": 900})
-    page.goto(console.url)
-    page.wait_for_selector("body[data-ready=true]")
-    timing = page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];
-        return {dom: n.domContentLoadedEventEnd, load: n.loadEventEnd}; }""")
+    loads = []
+    for _ in range(6):  # the first visit opens the connection; the median of the rest is the figure
+        page.goto(console.url)
+        page.wait_for_selector("body[data-ready=true]")
+        loads.append(page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];
+            return {dom: n.domContentLoadedEventEnd, load: n.loadEventEnd,
+                    ready: performance.getEntriesByName('console-ready')[0].startTime}; }"""))
+    timing = sorted(loads[1:], key=lambda t: t["load"])[len(loads[1:]) // 2]
     sign_in(page, console)
     page.select_option("#bucket-select", "console")
     choose(page, "kms", "v4")
@@ -220,7 +223,9 @@ def test_screenshot_and_load_time(page, console, tmp_path):
     out = Path(os.environ.get("S3PRESIGN_CONSOLE_PNG") or tmp_path / "console.png")
     page.screenshot(path=str(out), full_page=True)
     assert out.stat().st_size > 10000
-    print(f"\nconsole page: DOMContentLoaded {timing['dom']:.1f} ms, load {timing['load']:.1f} ms; screenshot {out}")
+    print(f"\nconsole page (median of 5 loads): DOMContentLoaded {timing['dom']:.1f} ms, "
+          f"load {timing['load']:.1f} ms, ready (config fetched) {timing['ready']:.1f} ms; first visit "
+          f"load {loads[0]['load']:.1f} ms; screenshot {out}")
 
 
 def test_phone_width_has_no_horizontal_scroll(page, console):
@@ -239,3 +244,61 @@ def test_import_s3presign_does_not_load_the_console():
             "print(sorted(m for m in sys.modules if m.startswith('s3presign.console')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().replace("'", '"')) == []
+
+
+DROP = """([names, texts]) => {
+  const dt = new DataTransfer();
+  names.forEach((n, i) => dt.items.add(new File([texts[i]], n, { type: "text/plain" })));
+  document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+}"""
+
+
+def test_drag_and_drop_many_files_in_every_sse_mode(page, console):
+    sign_in(page, console)
+    client = console.endpoint.client()
+    page.fill("#link-bucket", "console")
+    ways = ["put", "post", "multipart"]
+    expected = 0
+    for i, mode in enumerate(SSE_TABLE):
+        choose(page, mode, "v4")
+        way = ways[i % 3]
+        page.select_option("#upload-way", way)
+        prefix = f"dropped/{unique(mode)}/"
+        page.fill("#upload-prefix", prefix)
+        texts = [f"{mode} {way} file {n} " * 50 for n in range(2)]
+        page.evaluate(DROP, [["one.txt", "two.txt"], texts])
+        expected += 2
+        page.wait_for_function(f"document.querySelectorAll('#upload-list li[data-state]').length === {expected}",
+                               timeout=30000)
+        states = page.eval_on_selector_all("#upload-list li", "items => items.map(li => li.dataset.state)")
+        assert states == ["done"] * expected, page.inner_text("#upload-list")
+        for name, text in zip(("one.txt", "two.txt"), texts):
+            extra = {}
+            if mode.startswith("c"):
+                extra = {"SSECustomerAlgorithm": "AES256",
+                         "SSECustomerKey": base64.b64decode(page.input_value("#ssec-key"))}
+            got = client.get_object(Bucket="console", Key=prefix + name, **extra)
+            assert got["Body"].read() == text.encode(), (mode, way)
+            if not mode.startswith("c"):
+                assert got["ServerSideEncryption"] == STORED_AS[mode]
+    bars = page.eval_on_selector_all("#upload-list progress", "ps => ps.map(p => p.value === p.max)")
+    assert all(bars) and len(bars) == expected
+
+
+def test_sign_in_with_a_session_token(page, console):
+    from server.helpers import TOKEN_USER
+
+    page.goto(console.url)
+    page.wait_for_selector("body[data-ready=true]")
+    page.fill("#access-key", TOKEN_USER[0])
+    page.fill("#secret-key", TOKEN_USER[1])
+    page.fill("#session-token", TOKEN_USER[2])
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_function("/^Signed in|failed/.test(document.getElementById('signin-status').textContent)")
+    assert page.inner_text("#signin-status").startswith("Signed in as " + TOKEN_USER[0])
+    choose(page, "s3", "v4")
+    make_link(page, "PUT", "console", "token/" + unique("t"))
+    assert "X-Amz-Security-Token=" in page.input_value("#link-url")
+    page.set_input_files("#link-file", files=[{"name": "t.bin", "mimeType": "text/plain", "buffer": b"tok"}])
+    page.click("#link-use")
+    assert use_status(page).startswith("PUT 200")

@@ -132,3 +132,12 @@ def test_serve_flags(tmp_path):
     broken = subprocess.run([*base, "--console-address", "127.0.0.1:0", "--console-policy", str(policy)],
                             capture_output=True, text=True, env=env, timeout=30)
     assert broken.returncode != 0 and "token_sha256" in broken.stderr
+
+
+def test_bucket_requests_carry_the_session_token():
+    shaped = signing.Shaper(ENDPOINT, "us-east-1").request("AKID", {
+        "method": "GET", "bucket": "bkt", "key": "", "query": {"list-type": "2"}, "session_token": "tok/en"})
+    assert "X-Amz-Security-Token=tok%2Fen" in shaped["url"]
+    assert "X-Amz-Security-Token=tok%2Fen" in shaped["canonical_request"]
+    with pytest.raises(PresignError, match="access_key"):
+        signing.Shaper(ENDPOINT, "us-east-1").request("", {"method": "GET", "bucket": "", "key": ""})

@@ -66,6 +66,13 @@ def ours(region, endpoint, style, version, token):
 def frozen_botocore():
     naive = FIXED.replace(tzinfo=None)
     return [
+        # With awscrt installed botocore swaps in CRT signers, which read their own clock;
+        # the reference here is botocore's Python signers.
+        mock.patch.dict(botocore.auth.AUTH_TYPE_MAPS, {
+            "v4": botocore.auth.SigV4Auth, "v4-query": botocore.auth.SigV4QueryAuth,
+            "s3v4": botocore.auth.S3SigV4Auth, "s3v4-query": botocore.auth.S3SigV4QueryAuth,
+            "s3v4-presign-post": botocore.auth.S3SigV4PostAuth,
+        }),
         mock.patch.object(botocore.auth, "get_current_datetime", return_value=naive),
         mock.patch.object(botocore.signers, "get_current_datetime", return_value=naive),
         mock.patch.object(

@@ -104,6 +104,8 @@ def _start_console(address: str, policy: Path | None, scheme: str, host: str, po
     except (PresignError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"  console: {running.url} (signing service: {running.url}s3/)")
+    if chost not in ("127.0.0.1", "::1", "localhost"):
+        click.echo(f"  warning: the console listens on {chost}, not only on loopback")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -213,6 +215,8 @@ def serve(
         click.echo(f"  TLS: trust {ca} (e.g. AWS_CA_BUNDLE={ca})")
     if allow_insecure_ssec:
         click.echo("  warning: SSE-C keys are accepted over plain HTTP (--allow-insecure-ssec)")
+    if console_address and workers > 1:
+        raise click.ClickException("--console-address runs beside one worker; drop --workers or the console")
     if console_address:
         _start_console(console_address, console_policy, scheme, host, bound_port, region, ca, users)
     elif console_policy:

@@ -25,6 +25,8 @@ from importlib import resources
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl, unquote
 
+import httpx
+
 from s3presign.core.errors import PresignError
 from s3presign.console import signing
 from s3presign.console.s3 import S3, S3Failure, children, parse_xml, text
@@ -96,6 +98,16 @@ class ConsoleApp:
         except ServiceError as exc:
             status, ctype, payload, extra = exc.status, "application/json", signing.dumps(
                 {"error": {"code": exc.code, "message": exc.message}}), self._service_cors(headers)
+        except (PresignError, S3Failure) as exc:  # the library's refusal, or the endpoint's
+            code, status = ("InvalidRequest", 400) if isinstance(exc, PresignError) else (exc.code, exc.status)
+            status, ctype, payload, extra = status, "application/json", signing.dumps(
+                {"error": {"code": code, "message": str(exc) if isinstance(exc, PresignError) else exc.message}}), \
+                self._service_cors(headers)
+        except httpx.HTTPError as exc:  # the endpoint is down or unreachable: say so, not 500
+            status, ctype, payload, extra = 502, "application/json", signing.dumps(
+                {"error": {"code": "EndpointUnreachable",
+                           "message": f"the S3 endpoint {self.config.endpoint_url} did not answer: {exc}"}}), \
+                self._service_cors(headers)
         except _Refused as exc:
             status, ctype, payload, extra = exc.status, "application/json", signing.dumps(
                 {"error": {"code": "Forbidden", "message": str(exc)}}), []

@@ -97,7 +97,8 @@ class Shaper:
         expires = spec.get("expires_in", 3600)
         bucket, key = _text(spec, "bucket") or "", _text(spec, "key")
         if key is None or key == "":  # a bucket or service request (listing, CORS): SigV4 only here
-            return self.bucket_request(access_key, method, bucket, query or {}, headers or {}, expires)
+            return self.bucket_request(access_key, method, bucket, query or {}, headers or {}, expires,
+                                       _text(spec, "session_token"))
         if method == "POST" and not query:
             return self.post(presigner, bucket, key, sse, expires, spec)
         signed = presigner.presign(method, bucket, key, sse=sse, expires_in=expires, headers=headers,
@@ -149,17 +150,21 @@ class Shaper:
 
     # --- bucket and service requests ------------------------------------------------
     def bucket_request(self, access_key: str, method: str, bucket: str, query: Mapping[str, Any],
-                       headers: Mapping[str, str], expires: Any = 900) -> dict[str, Any]:
+                       headers: Mapping[str, str], expires: Any = 900,
+                       session_token: str | None = None) -> dict[str, Any]:
         """A pre-signed SigV4 request on a bucket (or on the service, bucket ""): listings, CORS."""
+        if not isinstance(access_key, str) or not access_key:
+            raise PresignError("access_key is empty; sign in with an access key of the server")
         url, canonical, stamp, date = build_bucket_request(
-            self.endpoint_url, self.region, access_key, method, bucket, query, headers, expires)
+            self.endpoint_url, self.region, access_key, method, bucket, query, headers, expires,
+            session_token=session_token)
         return {"method": method, "url": url, "headers": dict(headers), "signature_version": "v4",
                 "canonical_request": canonical, "amz_date": stamp, "scope_date": date, "region": self.region}
 
 
 def build_bucket_request(endpoint_url: str, region: str, access_key: str, method: str, bucket: str,
                          query: Mapping[str, Any], headers: Mapping[str, str], expires: Any,
-                         now: float | None = None) -> tuple[str, str, str, str]:
+                         now: float | None = None, session_token: str | None = None) -> tuple[str, str, str, str]:
     """(URL without its signature, canonical request, X-Amz-Date, scope date) for a
     bucket-level request, from the core's own canonical forms."""
     from urllib.parse import urlsplit
@@ -185,6 +190,8 @@ def build_bucket_request(endpoint_url: str, region: str, access_key: str, method
         ("X-Amz-Expires", str(expires)),
         ("X-Amz-SignedHeaders", encode_value(";".join(names))),
     ]
+    if session_token:
+        pairs.append(("X-Amz-Security-Token", encode_value(session_token)))
     pairs.sort()
     query_string = "&".join(f"{k}={v}" for k, v in pairs)
     host = host_header(parts.scheme, parts.netloc)

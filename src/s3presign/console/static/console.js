@@ -469,6 +469,7 @@
     drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
     input.addEventListener("change", () => { uploadFiles(input.files); input.value = ""; });
     document.body.dataset.ready = "true";
+    performance.mark("console-ready");
   }
   start().catch((e) => say("endpoint", `The console could not start: ${e.message}`, true));
 })();

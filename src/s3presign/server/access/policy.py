@@ -424,8 +424,7 @@ def parse_policy(
     raw = body.encode() if isinstance(body, str) else bytes(body)
     if len(raw) > MAX_POLICY_BYTES * 4:   # far beyond any normalisation: do not parse
         raise S3Error("PolicyTooLarge")
-    stripped = raw.lstrip()
-    if not stripped.startswith(b"{"):
+    if not raw.startswith(b"{"):   # S3 means it: the first byte, not the first non-blank
         raise S3Error("PolicyNotJson")
     try:
         text = raw.decode("utf-8")
