@@ -5,6 +5,7 @@ no disk for objects), requests signed by botocore."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -40,7 +41,10 @@ def call(app, method: str, path: str, body: bytes = b"", headers: dict | None = 
             return await client.request(method, url, content=body,
                                         headers={k: v.encode("latin-1") for k, v in request.headers.items()})
 
-    return asyncio.run(send())
+    # A thread of its own: another fixture of the session (Playwright's sync API) may
+    # hold a running event loop in this one, where asyncio.run() refuses to start.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, send()).result()
 
 
 def test_put_get_list_in_memory(app):
