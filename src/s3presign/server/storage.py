@@ -227,6 +227,9 @@ class StoredObject:
     def pread(self, offset: int, length: int) -> bytes:
         """The stored bytes [offset, offset+length) in one go (small objects); closes."""
         try:
+            if len(self._readers) == 1:  # the common case, without the span machinery
+                reader = self._readers[0] or self._open(0)
+                return reader.pread(offset, length)
             return b"".join(self._open(i).pread(local, n) for i, local, n in self._spans(offset, length))
         finally:
             self.close()

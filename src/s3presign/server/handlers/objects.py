@@ -126,7 +126,9 @@ async def get_object(ctx: Ctx) -> Response:
     """GetObject and HeadObject (with ?versionId, ?partNumber)."""
     req, state = ctx.req, ctx.state
     head = req.method == "HEAD"
-    query = req.query if req.raw_query else {}
+    raw = req.raw_query
+    # a pre-signed URL's query is all credentials: parse it again only when it may name more
+    query = req.query if ("versionId" in raw or "partNumber" in raw or "response-" in raw) else {}
     version = version_param(ctx) if "versionId" in query else None
     customer_key = parse_read_sse(
         req.headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
@@ -159,7 +161,7 @@ async def get_object(ctx: Ctx) -> Response:
             resp.header("Content-Range", f"bytes {start}-{end}/{size}")
         if by_part and "parts" in meta.envelope:
             resp.header("x-amz-mp-parts-count", str(len(meta.envelope["parts"])))
-        _object_headers(resp, meta, query if "response-" in req.raw_query else {})
+        _object_headers(resp, meta, query)
         resp.extend(reader.response_headers.items())
         resp.header("Accept-Ranges", "bytes").header("Content-Length", str(end - start + 1))
         if meta.checksum and window is None and headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
