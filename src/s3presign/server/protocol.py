@@ -165,6 +165,7 @@ class S3HttpProtocol(HttpToolsProtocol):
         finally:
             self.app = app
         self.cycle.keep_alive = False
+        self._log(S3Error("SlowDown"))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -204,6 +205,18 @@ class S3HttpProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(error_response(err))
             self.transport.close()
+            self._log(err)
+
+    def _log(self, err: S3Error) -> None:
+        """The app's access log line for a refusal made here (path without its query,
+        which may carry a pre-signed credential)."""
+        hook = getattr(self.app, "log_refusal", None)
+        if hook is None:
+            return
+        scope = self.scope or {}
+        target = (getattr(self, "url", b"") or b"").split(b"?", 1)[0][:256].decode("latin-1") or "-"
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+        hook(client, scope.get("method", "-"), target, err.status, err.code)
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's plain-text path, never used here
         self.refuse(S3Error("BadRequest"))
