@@ -167,7 +167,7 @@ def _refuse_duplicates(raw_query: str, names: frozenset[str]) -> None:
     """An auth parameter given twice is refused: "first wins" would let a
     second, unsigned value change what the signature is read as."""
     names = [part.partition("=")[0] for part in raw_query.split("&")]
-    if "%" not in raw_query and len(set(names)) == len(names):
+    if len(set(names)) == len(names) and "%" not in "".join(names):
         return  # the usual case, decided at C speed: no name twice, none encoded
     from urllib.parse import unquote
 
