@@ -88,6 +88,7 @@ class S3HttpProtocol(HttpToolsProtocol):
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits: Limits = getattr(config, "s3_limits", None) or Limits()
+        self._max_header_bytes = self.limits.max_header_bytes
         self._phase = _IDLE
         self._mark = 0.0  # when the current phase began
         self._rx = 0.0  # when the last bytes arrived
@@ -138,21 +139,26 @@ class S3HttpProtocol(HttpToolsProtocol):
         self._mark = self._rx
         self._header_bytes = 0
 
+    # on_url and on_header are uvicorn's, inlined (they run for every header of
+    # every request), plus the header-section bound.
     def on_url(self, url: bytes) -> None:
-        self._count_header(len(url))
+        self._header_bytes += len(url)
+        if self._header_bytes > self._max_header_bytes:
+            self._too_large()
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_header(len(name) + len(value) + 4)
-        super().on_header(name, value)
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self._max_header_bytes:
+            self._too_large()
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
-    def _count_header(self, size: int) -> None:
-        self._header_bytes += size
-        if self._header_bytes > self.limits.max_header_bytes:
-            self._error = S3Error(
-                "RequestHeaderSectionTooLarge", elements={"MaxSizeAllowed": str(self.limits.max_header_bytes)}
-            )
-            raise ValueError("header section too large")  # the parser fails; data_received refuses
+    def _too_large(self) -> None:
+        self._error = S3Error("RequestHeaderSectionTooLarge", elements={"MaxSizeAllowed": str(self._max_header_bytes)})
+        raise ValueError("header section too large")  # the parser fails; data_received refuses
 
     def on_headers_complete(self) -> None:
         self._phase = _BODY
