@@ -426,12 +426,10 @@ def _parse_v4_header(value: str) -> dict[str, str]:
 
 
 def _http_epoch(text: str) -> float | None:
-    parsed = email.utils.parsedate_tz(text)
-    if parsed is None:
-        return None
-    try:
-        return float(email.utils.mktime_tz(parsed))
-    except (OverflowError, ValueError):
+    try:  # the email parser has raised on odd input in some Python versions
+        parsed = email.utils.parsedate_tz(text)
+        return None if parsed is None else float(email.utils.mktime_tz(parsed))
+    except (OverflowError, ValueError, IndexError, TypeError):
         return None
 
 
@@ -692,5 +690,8 @@ def sha256_hex(data: bytes) -> str:
 
 def epoch_of_http_date(text: str) -> float | None:
     """An RFC 7231 date as epoch seconds, or None if it does not parse."""
-    parsed = email.utils.parsedate_tz(text)
-    return None if parsed is None else float(calendar.timegm(parsed[:9]) - (parsed[9] or 0))
+    try:
+        parsed = email.utils.parsedate_tz(text)
+        return None if parsed is None else float(calendar.timegm(parsed[:9]) - (parsed[9] or 0))
+    except (OverflowError, ValueError, IndexError, TypeError):
+        return None
