@@ -4,7 +4,8 @@
   one server at its default limits (timeouts, connection limit, send buffer);
   reports req/s, p50/p99 latency, the error rate (non-2xx responses and socket
   errors over all requests) and the server's resident memory before and after;
-- cost: the same 1 KiB pre-signed GET req/s against the code of another git
+- cost: the same 1 KiB pre-signed GET req/s (and the server's CPU time per
+  request, which a busy shared machine disturbs far less) against the code of another git
   revision ("before", default ``main``, exported with ``git archive``) and this
   tree ("after"), side by side: --rounds alternating runs of --duration seconds
   each, so that both see the same machine; the medians are compared.
@@ -104,6 +105,13 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, flo
             "p99": latency("99"), "requests": total, "errors": errors}
 
 
+def cpu_seconds(proc: subprocess.Popen) -> float:
+    """User + system CPU the server process has used (robust to a busy machine,
+    unlike req/s: other load slows the clock, not the work per request)."""
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(proc: subprocess.Popen) -> float:
     status = Path(f"/proc/{proc.pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
@@ -143,25 +151,35 @@ def main() -> None:
             src = export(args.before_rev, workdir)
             sides = {"before": src, "after": None}
             rps: dict[str, list[float]] = {name: [] for name in sides}
-            with server(workdir, "before", src) as (before_url, _), server(workdir, "after", None) as (after_url, _):
+            cpu_us: dict[str, list[float]] = {name: [] for name in sides}
+            with server(workdir, "before", src) as (before_url, before_proc), \
+                    server(workdir, "after", None) as (after_url, after_proc):
                 urls = {"before": before_url, "after": after_url}
+                procs = {"before": before_proc, "after": after_proc}
                 scripts = {name: prepare(urls[name], workdir, name) for name in sides}
                 for name in sides:
                     wrk(urls[name], scripts[name], 2, args.connections)  # warm up
                 for i in range(args.rounds):
                     order = list(sides) if i % 2 == 0 else list(sides)[::-1]
                     for name in order:
+                        used = cpu_seconds(procs[name])
                         result = wrk(urls[name], scripts[name], args.duration, args.connections)
+                        used = cpu_seconds(procs[name]) - used
                         if result["errors"]:
                             raise RuntimeError(f"{name}: {result['errors']} failed requests")
                         rps[name].append(result["rps"])
+                        cpu_us[name].append(used / result["requests"] * 1e6)
                         time.sleep(1)
             med = {name: statistics.median(v) for name, v in rps.items()}
+            cpu = {name: statistics.median(v) for name, v in cpu_us.items()}
             print(f"1 KiB pre-signed GET, {args.rounds} alternating rounds of {args.duration} s, "
                   f"{args.connections} connections (before = {args.before_rev}):")
             for name in sides:
-                print(f"  {name:6}: median {med[name]:.0f} req/s  (rounds: {', '.join(f'{x:.0f}' for x in rps[name])})")
-            print(f"  after / before: {med['after'] / med['before']:.3f}")
+                print(f"  {name:6}: median {med[name]:.0f} req/s, {cpu[name]:.0f} us CPU/request  "
+                      f"(rounds: {', '.join(f'{x:.0f}' for x in rps[name])} req/s; "
+                      f"{', '.join(f'{x:.0f}' for x in cpu_us[name])} us)")
+            print(f"  after / before: {med['after'] / med['before']:.3f} in req/s, "
+                  f"{cpu['after'] / cpu['before']:.3f} in server CPU per request")
 
 
 if __name__ == "__main__":

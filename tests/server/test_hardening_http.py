@@ -96,6 +96,8 @@ def test_malformed_framing_gets_s3_xml(tight, request_bytes):
     status, code = _xml_error(response)
     assert status == 400 and code, response
     assert b"text/plain" not in response
+    time.sleep(0.4)  # the access log is written in batches
+    assert f" 400 {code} " in tight.log.read_text()
 
 
 def test_body_longer_than_content_length(tight):
@@ -211,5 +213,6 @@ def test_connections_over_the_limit_get_slow_down(tmp_path):
         assert server.client().list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
         log = server.log.read_text()
         assert "Traceback" not in log and " 500 " not in log
+        assert '"GET /" 503 SlowDown' in log
     finally:
         server.stop()

@@ -35,7 +35,8 @@ def amz_date(epoch_second: int) -> tuple[str, str]:
 
 def parse_amz_date(stamp: str) -> int:
     """Epoch seconds of a 'YYYYMMDDTHHMMSSZ' stamp; ValueError if malformed."""
-    if len(stamp) != 16 or stamp[8] != "T" or stamp[15] != "Z" or not (stamp[:8] + stamp[9:15]).isdigit():
+    digits = stamp[:8] + stamp[9:15]
+    if len(stamp) != 16 or stamp[8] != "T" or stamp[15] != "Z" or not (digits.isascii() and digits.isdigit()):
         raise ValueError(stamp)
     import calendar
 

@@ -194,6 +194,16 @@ class S3App:
         if len(self._log_lines) == 1:
             asyncio.get_running_loop().call_later(0.2, self._flush_log)
 
+    def log_refusal(self, client: str, method: str, target: str, status: int, code: str) -> None:
+        """The access log line of a request the HTTP layer refused before the app saw it
+        (malformed framing, a timeout, the connection limit)."""
+        if self._access_log is None:
+            return
+        printable = target.encode("latin-1", "replace").decode("ascii", "replace")
+        self._log_lines.append(f'{client} "{method} {printable}" {status} {code} 0 -ms -\n')
+        if len(self._log_lines) == 1:
+            asyncio.get_running_loop().call_later(0.2, self._flush_log)
+
     def _flush_log(self) -> None:
         """Write the batch in pieces of at most PIPE_BUF bytes, so lines from several
         worker processes sharing one pipe never interleave."""

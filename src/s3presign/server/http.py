@@ -35,7 +35,7 @@ class Request:
 
     __slots__ = (
         "scope", "receive", "method", "raw_path", "raw_query", "headers",
-        "header_bytes", "_query", "secure", "body_started", "body_done",
+        "header_bytes", "_query", "_names", "secure", "body_started", "body_done",
     )
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
@@ -59,6 +59,7 @@ class Request:
         self.headers = headers
         self.header_bytes = size
         self._query: dict[str, str] | None = None
+        self._names: list[str] | None = None
         self.secure = scope.get("scheme") == "https"
         self.body_started = False
         self.body_done = False
@@ -68,10 +69,10 @@ class Request:
         """The query's parameter names only: all routing needs, without decoding values."""
         if not self.raw_query:
             return []
-        if self._query is not None:
-            return list(self._query)
-        names = [part.partition("=")[0] for part in self.raw_query.split("&")]
-        return [unquote(n) if "%" in n else n for n in names]
+        if self._names is None:  # routing and the access log both ask: decoded once
+            names = [part.partition("=")[0] for part in self.raw_query.split("&")]
+            self._names = [unquote(n) if "%" in n else n for n in names]
+        return self._names
 
     @property
     def query(self) -> dict[str, str]:

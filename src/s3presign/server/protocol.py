@@ -88,6 +88,7 @@ class S3HttpProtocol(HttpToolsProtocol):
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits: Limits = getattr(config, "s3_limits", None) or Limits()
+        self._max_header_bytes = self.limits.max_header_bytes
         self._phase = _IDLE
         self._mark = 0.0  # when the current phase began
         self._rx = 0.0  # when the last bytes arrived
@@ -138,21 +139,26 @@ class S3HttpProtocol(HttpToolsProtocol):
         self._mark = self._rx
         self._header_bytes = 0
 
+    # on_url and on_header are uvicorn's, inlined (they run for every header of
+    # every request), plus the header-section bound.
     def on_url(self, url: bytes) -> None:
-        self._count_header(len(url))
+        self._header_bytes += len(url)
+        if self._header_bytes > self._max_header_bytes:
+            self._too_large()
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_header(len(name) + len(value) + 4)
-        super().on_header(name, value)
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self._max_header_bytes:
+            self._too_large()
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
-    def _count_header(self, size: int) -> None:
-        self._header_bytes += size
-        if self._header_bytes > self.limits.max_header_bytes:
-            self._error = S3Error(
-                "RequestHeaderSectionTooLarge", elements={"MaxSizeAllowed": str(self.limits.max_header_bytes)}
-            )
-            raise ValueError("header section too large")  # the parser fails; data_received refuses
+    def _too_large(self) -> None:
+        self._error = S3Error("RequestHeaderSectionTooLarge", elements={"MaxSizeAllowed": str(self._max_header_bytes)})
+        raise ValueError("header section too large")  # the parser fails; data_received refuses
 
     def on_headers_complete(self) -> None:
         self._phase = _BODY
@@ -165,6 +171,7 @@ class S3HttpProtocol(HttpToolsProtocol):
         finally:
             self.app = app
         self.cycle.keep_alive = False
+        self._log(S3Error("SlowDown"))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -204,6 +211,18 @@ class S3HttpProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(error_response(err))
             self.transport.close()
+            self._log(err)
+
+    def _log(self, err: S3Error) -> None:
+        """The app's access log line for a refusal made here (path without its query,
+        which may carry a pre-signed credential)."""
+        hook = getattr(self.app, "log_refusal", None)
+        if hook is None:
+            return
+        scope = self.scope or {}
+        target = (getattr(self, "url", b"") or b"").split(b"?", 1)[0][:256].decode("latin-1") or "-"
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+        hook(client, scope.get("method", "-"), target, err.status, err.code)
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's plain-text path, never used here
         self.refuse(S3Error("BadRequest"))
