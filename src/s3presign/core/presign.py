@@ -155,6 +155,17 @@ def _check_expires(expires_in: Any, signature_version: str) -> int:
     return expires_in
 
 
+_SIGV2: list = []
+
+
+def _sigv2():  # -> the sigv2 module, imported on the first SigV2 URL (most never sign one)
+    if not _SIGV2:
+        from . import sigv2
+
+        _SIGV2.append(sigv2)
+    return _SIGV2[0]
+
+
 def _utc(epoch: float) -> "_dt.datetime":
     import datetime
 
@@ -553,8 +564,7 @@ class Presigner:
         expires: int,
         t: float,
     ) -> PresignedRequest:
-        from . import sigv2
-
+        sigv2 = _sigv2()
         creds = self.credentials
         expires_at = int(t + expires)
         # A valueless sub-resource (?uploads) stays bare under SigV2, in the URL
