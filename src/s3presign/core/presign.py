@@ -608,6 +608,10 @@ class Presigner:
         """A browser form upload with a V4 (or V2) policy; ``key`` may end in ``${filename}``."""
         from . import policy
 
+        if self._cred_expiry is not None:  # the policy's expiration too ends with the credentials
+            t = _epoch(now)
+            expires_in, _ = self._fit_to_credentials(_check_expires(expires_in, self.signature_version), t)
+            now = t
         return policy.presign_post(
             self,
             bucket,
