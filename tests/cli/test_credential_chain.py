@@ -311,3 +311,13 @@ def test_long_upload_refreshes_credentials(http_endpoint, home, standin, tmp_pat
     assert done.parts == 3 and len(standin.calls) - calls >= 4  # 3 parts + complete
     got = http_endpoint.client().get_object(Bucket=bucket, Key="big.bin")["Body"].read()
     assert got == path.read_bytes()
+
+
+def test_post_policy_ends_with_the_credentials():
+    import base64
+
+    creds = Credentials(*TOKEN_USER, expiration=time.time() + 600, source="a test")
+    form = Presigner(creds).presign_post("my-bucket", "k", expires_in="2h")
+    policy = json.loads(base64.b64decode(form.fields["policy"]))
+    assert form.expires_at.timestamp() <= creds.expiration
+    assert policy["expiration"] <= iso(creds.expiration)

@@ -111,3 +111,15 @@ def test_post_json_and_html():
     assert ["content-length-range", 1, 1048576] in policy["conditions"]
     html = run("post", "s3://my-bucket/k", "--output", "html")
     assert html.returncode == 0 and '<form action="https://my-bucket.s3.eu-west-1.amazonaws.com/"' in html.stdout
+
+
+@pytest.mark.parametrize("command", [["url", "GET", "s3://my-bucket/k"], ["multipart", "s3://my-bucket/k", "--size", "1"]])
+def test_expires_in_takes_human_units(command):
+    out = run(*command, "--expires-in", "7d", "--output", "json")
+    assert out.returncode == 0, out.stderr
+    assert "X-Amz-Expires=604800&" in out.stdout
+    refused = run(*command, "--expires-in", "8d")
+    assert refused.returncode == 2 and "604800 seconds (7d)" in refused.stderr and "691200" in refused.stderr
+    post = run("post", "s3://my-bucket/k", "--expires-in", "90s", "--timestamp", "2026-01-01T00:00:00Z")
+    assert json.loads(base64.b64decode(json.loads(post.stdout)["fields"]["policy"]))["expiration"].startswith(
+        "2026-01-01T00:01:30")

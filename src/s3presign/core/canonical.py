@@ -7,8 +7,16 @@ and re-encodes it with the same functions the presigner used.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
-from urllib.parse import unquote
+TYPE_CHECKING = False  # typing and urllib.parse stay off `import s3presign`'s start-up path
+if TYPE_CHECKING:
+    from typing import Iterable, Mapping
+
+
+def unquote(text: str) -> str:
+    """urllib.parse.unquote, imported on first use (only verification decodes)."""
+    from urllib.parse import unquote as _unquote
+
+    return _unquote(text)
 
 # Headers a signer must never sign (AWS SDKs agree on these): proxies and HTTP
 # stacks change them in flight.

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
-from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit
 
-from . import sigv2, sigv4
+from . import sigv4
 from .canonical import (
     UNSIGNABLE_HEADERS,
     canonical_headers,
@@ -19,6 +16,13 @@ from .canonical import (
 from .credentials import Credentials
 from .errors import PresignError
 from .sse import SSE, customer_key_headers
+
+# Neither typing nor datetime is imported at run time: `import s3presign` plus one
+# presign() is the whole start-up of a Lambda that only signs.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import datetime as _dt
+    from typing import Any, Mapping, Sequence
 
 METHODS = frozenset({"GET", "PUT", "HEAD", "DELETE", "POST"})
 ADDRESSING_STYLES = ("auto", "virtual", "path")
@@ -93,7 +97,7 @@ def _operation(method: str, query: Mapping[str, str], headers: Mapping[str, str]
 def _epoch(now: float | _dt.datetime | None) -> float:
     if now is None:
         return time.time()
-    if isinstance(now, _dt.datetime):
+    if hasattr(now, "timestamp") and hasattr(now, "tzinfo"):  # a datetime
         if now.tzinfo is None:
             raise PresignError("now= must be timezone-aware (e.g. datetime.now(timezone.utc))")
         return now.timestamp()
@@ -151,6 +155,23 @@ def _check_expires(expires_in: Any, signature_version: str) -> int:
     return expires_in
 
 
+_SIGV2: list = []
+
+
+def _sigv2():  # -> the sigv2 module, imported on the first SigV2 URL (most never sign one)
+    if not _SIGV2:
+        from . import sigv2
+
+        _SIGV2.append(sigv2)
+    return _SIGV2[0]
+
+
+def _utc(epoch: float) -> "_dt.datetime":
+    import datetime
+
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+
+
 class PresignedRequest:
     """A pre-signed request: the URL and exactly the headers to send with it.
 
@@ -178,8 +199,8 @@ class PresignedRequest:
         self._expires = expires_epoch
 
     @property
-    def expires_at(self) -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(self._expires, _dt.timezone.utc)
+    def expires_at(self) -> "_dt.datetime":
+        return _utc(self._expires)
 
     def headers_with_key(self, customer_key: bytes) -> dict[str, str]:
         """All headers to send, with the SSE-C key headers for ``customer_key`` added."""
@@ -193,7 +214,7 @@ class PresignedRequest:
             "method": self.method,
             "url": self.url,
             "headers": dict(self.headers),
-            "expires_at": self.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._expires)),
             "signature_version": self.signature_version,
         }
         if self.required_headers:
@@ -252,8 +273,8 @@ class PresignedPost:
         self.expires_epoch = expires_epoch
 
     @property
-    def expires_at(self) -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(self.expires_epoch, _dt.timezone.utc)
+    def expires_at(self) -> "_dt.datetime":
+        return _utc(self.expires_epoch)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"url": self.url, "fields": dict(self.fields)}
@@ -324,6 +345,8 @@ class Presigner:
             self._scheme, self._netloc, self._base = "https", aws_endpoint(region), ""
             self._custom = False
         else:
+            from urllib.parse import urlsplit
+
             parts = urlsplit(endpoint_url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise PresignError(
@@ -541,6 +564,7 @@ class Presigner:
         expires: int,
         t: float,
     ) -> PresignedRequest:
+        sigv2 = _sigv2()
         creds = self.credentials
         expires_at = int(t + expires)
         # A valueless sub-resource (?uploads) stays bare under SigV2, in the URL
@@ -584,6 +608,10 @@ class Presigner:
         """A browser form upload with a V4 (or V2) policy; ``key`` may end in ``${filename}``."""
         from . import policy
 
+        if self._cred_expiry is not None:  # the policy's expiration too ends with the credentials
+            t = _epoch(now)
+            expires_in, _ = self._fit_to_credentials(_check_expires(expires_in, self.signature_version), t)
+            now = t
         return policy.presign_post(
             self,
             bucket,

@@ -6,31 +6,39 @@ it; see canonical.py for the encodings.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
-from functools import lru_cache
+
+try:  # OpenSSL's functions directly: hashlib/hmac/functools would cost start-up for nothing
+    from _hashlib import hmac_digest as _hmac, openssl_sha256 as _sha256
+except ImportError:  # pragma: no cover - CPython without OpenSSL
+    import hashlib
+    import hmac
+
+    _hmac, _sha256 = hmac.digest, hashlib.sha256
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # SHA-256 of b""
 STREAMING_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 STREAMING_PAYLOAD_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 MAX_EXPIRES = 604800  # seven days: S3's limit for X-Amz-Expires
 
-try:  # the C function behind hmac.digest, without its Python wrapper: signing is hot
-    from _hashlib import hmac_digest as _hmac
-except ImportError:  # pragma: no cover - CPython without OpenSSL
-    _hmac = hmac.digest
-_sha256 = hashlib.sha256
 
 
-@lru_cache(maxsize=256)
+_DATES: dict[int, tuple[str, str]] = {}
+_KEYS: dict[tuple[str, str, str, str], bytes] = {}
+
+
 def amz_date(epoch_second: int) -> tuple[str, str]:
     """('YYYYMMDDTHHMMSSZ', 'YYYYMMDD') for a whole epoch second, cached."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch_second))
-    return stamp, stamp[:8]
+    cached = _DATES.get(epoch_second)
+    if cached is None:
+        if len(_DATES) >= 256:
+            _DATES.clear()
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch_second))
+        cached = _DATES[epoch_second] = (stamp, stamp[:8])
+    return cached
 
 
 def parse_amz_date(stamp: str) -> int:
@@ -50,13 +58,18 @@ def credential_scope(date: str, region: str, service: str = "s3") -> str:
     return f"{date}/{region}/{service}/aws4_request"
 
 
-@lru_cache(maxsize=64)
 def signing_key(secret_key: str, date: str, region: str, service: str = "s3") -> bytes:
     """The derived key; four HMACs, so cached per secret, day, region and service."""
-    k = _hmac(("AWS4" + secret_key).encode(), date.encode(), "sha256")
-    k = _hmac(k, region.encode(), "sha256")
-    k = _hmac(k, service.encode(), "sha256")
-    return _hmac(k, b"aws4_request", "sha256")
+    cache_key = (secret_key, date, region, service)
+    k = _KEYS.get(cache_key)
+    if k is None:
+        if len(_KEYS) >= 64:
+            _KEYS.clear()
+        k = _hmac(("AWS4" + secret_key).encode(), date.encode(), "sha256")
+        k = _hmac(k, region.encode(), "sha256")
+        k = _hmac(k, service.encode(), "sha256")
+        k = _KEYS[cache_key] = _hmac(k, b"aws4_request", "sha256")
+    return k
 
 
 def canonical_request(

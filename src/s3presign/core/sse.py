@@ -7,11 +7,23 @@ only looks them up.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from typing import Mapping, NamedTuple
-
 from .errors import PresignError
+
+TYPE_CHECKING = False  # typing stays unimported at run time: `import s3presign` is on start-up paths
+if TYPE_CHECKING:
+    from typing import Mapping
+
+
+def _md5(data: bytes):  # -> hash object; hashlib only when an SSE-C key is used
+    import hashlib
+
+    return hashlib.md5(data)
+
+
+def _b64(data: bytes) -> str:
+    from binascii import b2a_base64  # an extension module: loaded only for SSE-C / KMS context
+
+    return b2a_base64(data, newline=False).decode()
 
 H_SSE = "x-amz-server-side-encryption"
 H_KMS_KEY = "x-amz-server-side-encryption-aws-kms-key-id"
@@ -24,13 +36,19 @@ H_C_KEY_MD5 = "x-amz-server-side-encryption-customer-key-md5"
 SSE_C_ALGORITHM = "AES256"
 
 
-class ModeRule(NamedTuple):
+class ModeRule:
     """One row of the SSE x signature-version table."""
 
-    label: str
-    header_value: str | None  # x-amz-server-side-encryption value, if any
-    sigv2: bool
-    sigv2_refusal: str = ""
+    __slots__ = ("label", "header_value", "sigv2", "sigv2_refusal")
+
+    def __init__(self, label: str, header_value: str | None, sigv2: bool, sigv2_refusal: str = "") -> None:
+        self.label = label
+        self.header_value = header_value  # x-amz-server-side-encryption value, if any
+        self.sigv2 = sigv2
+        self.sigv2_refusal = sigv2_refusal
+
+    def __repr__(self) -> str:
+        return f"ModeRule({self.label!r}, {self.header_value!r}, sigv2={self.sigv2})"
 
 
 # The seed table. SigV4 allows every mode; SigV2 only those marked.
@@ -84,7 +102,7 @@ OPERATION_SSE: dict[str, str | None] = {
 
 
 def key_md5(key: bytes) -> str:
-    return base64.b64encode(hashlib.md5(key).digest()).decode()
+    return _b64(_md5(key).digest())
 
 
 class SSE:
@@ -228,7 +246,7 @@ class SSE:
         if self.is_customer:
             signed[H_C_ALGORITHM] = SSE_C_ALGORITHM
             if self._key is not None:
-                signed[H_C_KEY] = base64.b64encode(self._key).decode()
+                signed[H_C_KEY] = _b64(self._key)
                 signed[H_C_KEY_MD5] = key_md5(self._key)
             else:
                 required = (H_C_KEY, H_C_KEY_MD5)
@@ -249,6 +267,7 @@ def decode_key_file(data: bytes) -> bytes | None:
     """A 256-bit key as files hold it: 32 raw bytes, or their base64 or hex text."""
     if len(data) == 32:
         return data
+    import base64
     import binascii
 
     text = data.strip()
@@ -266,13 +285,14 @@ def customer_key_headers(key: bytes) -> dict[str, str]:
     """The two headers whoever uses an SSE-C URL adds for their key."""
     if len(key) != 32:
         raise PresignError(f"an SSE-C key must be exactly 32 bytes (AES-256), got {len(key)}")
-    return {H_C_KEY: base64.b64encode(key).decode(), H_C_KEY_MD5: key_md5(key)}
+    return {H_C_KEY: _b64(key), H_C_KEY_MD5: key_md5(key)}
 
 
 def encode_context(context: Mapping[str, str] | str | None) -> str | None:
     """A KMS encryption context as S3 wants it: base64 of a JSON string map."""
     if context is None:
         return None
+    import base64
     import json
 
     if isinstance(context, str):
@@ -287,11 +307,11 @@ def encode_context(context: Mapping[str, str] | str | None) -> str | None:
         return context
     _check_context(context)
     text = json.dumps(dict(context), separators=(",", ":"), sort_keys=True)
-    return base64.b64encode(text.encode()).decode()
+    return _b64(text.encode())
 
 
 def _check_context(context: object) -> None:
-    if not isinstance(context, Mapping) or not all(
+    if not hasattr(context, "items") or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in context.items()
     ):
         raise PresignError(

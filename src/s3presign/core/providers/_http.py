@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import os
 from urllib.parse import urlsplit
 
 from ..errors import PresignError
@@ -20,6 +19,7 @@ def request(
     body: bytes | None = None,
     timeout: float = 5.0,
     what: str = "credential endpoint",
+    cafile: str | None = None,
 ) -> tuple[int, bytes]:
     """(status, body). Network failures raise ConnectionError (the chain may go on)."""
     parts = urlsplit(url)
@@ -29,9 +29,8 @@ def request(
     if parts.scheme == "https":
         import ssl
 
-        cafile = os.environ.get("AWS_CA_BUNDLE") or None
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context(cafile=cafile)
+            parts.hostname, parts.port, timeout=timeout, context=ssl.create_default_context(cafile=cafile or None)
         )
     else:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)

@@ -60,16 +60,16 @@ def _signed_headers(creds: Credentials, url: str, region: str, body: bytes) -> d
     headers["authorization"] = (
         f"{sigv4.ALGORITHM} Credential={creds.access_key}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}"
     )
-    headers["x-amz-content-sha256"] = payload  # not signed; harmless, and some stand-ins want it
     del headers["host"]
     return headers
 
 
-def _call(url: str, params: dict[str, str], headers: dict[str, str], body: bytes, action: str) -> Any:
+def _call(url: str, headers: dict[str, str], body: bytes, action: str, env: Mapping[str, str]) -> Any:
     from xml.etree import ElementTree
 
     try:
-        status, data = request("POST", url, headers=headers, body=body, timeout=10.0, what="STS")
+        status, data = request("POST", url, headers=headers, body=body, timeout=10.0, what="STS",
+                               cafile=env.get("AWS_CA_BUNDLE"))
     except ConnectionError as exc:
         raise PresignError(f"{exc}; check AWS_ENDPOINT_URL_STS / the network") from None
     try:
@@ -142,7 +142,7 @@ def assume_role_profile(profile: Any, env: Mapping[str, str], visited: tuple[str
     url = sts_endpoint(region, profile, env)
     body = _form(params)
     headers = _signed_headers(base, url, region or "us-east-1", body)
-    access, secret, token, expiration = _call(url, params, headers, body, "AssumeRole")
+    access, secret, token, expiration = _call(url, headers, body, "AssumeRole", env)
     return Credentials(access, secret, token or None, expiration=parse_time(expiration) if expiration else None,
                        source=f"assume-role {profile['role_arn']} (profile {name!r} via {base.source})")
 
@@ -168,7 +168,7 @@ def web_identity(role_arn: str, token_file: str, session_name: str | None, profi
     url = sts_endpoint(region, profile, env)
     body = _form(params)
     headers = {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}
-    access, secret, session, expiration = _call(url, params, headers, body, "AssumeRoleWithWebIdentity")
+    access, secret, session, expiration = _call(url, headers, body, "AssumeRoleWithWebIdentity", env)
     where = f"profile {profile.name!r}" if profile is not None else "AWS_WEB_IDENTITY_TOKEN_FILE"
     return Credentials(access, secret, session or None, expiration=parse_time(expiration) if expiration else None,
                        source=f"web identity {role_arn} ({where})")
