@@ -290,3 +290,39 @@ def test_kill_9_of_an_instance_mid_put_others_serve_nothing_partial_retry_works(
     whole = MARKER + os.urandom(2 * MiB)
     lb.put_object(Bucket=bucket, Key="kill/obj", Body=whole)
     assert lb.get_object(Bucket=bucket, Key="kill/obj")["Body"].read() == whole
+
+
+def test_kill_9_of_an_instance_mid_complete_multipart_then_retry_elsewhere(stack, bucket):
+    import threading
+
+    victim_url, victim_pid = stack.instances[1], stack.pids()[1]
+    lb = stack.client(retries=3)
+    key = "kill/mp"
+    upload = lb.create_multipart_upload(Bucket=bucket, Key=key, ServerSideEncryption="aws:kms")["UploadId"]
+    parts = [MARKER + os.urandom(5 * MiB), MARKER + os.urandom(999)]
+    etags = [lb.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n + 1, Body=p)["ETag"]
+             for n, p in enumerate(parts)]
+    spec = {"Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(etags)]}
+    victim = stack.client(victim_url)
+    outcome: list = []
+
+    def complete() -> None:
+        try:
+            outcome.append(victim.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload,
+                                                            MultipartUpload=spec))
+        except Exception as exc:  # the instance died under it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=complete)
+    thread.start()
+    time.sleep(0.005)
+    os.kill(victim_pid, 9)  # before, during or after its one transaction: all must be safe
+    thread.join(60)
+    # whatever the victim managed, the object is whole or absent, never partial ...
+    code = _code(lambda: lb.head_object(Bucket=bucket, Key=key))
+    assert code in ("OK", "404", "NoSuchKey", "Not Found")
+    # ... and the client's retry through the balancer completes it (or answers the stored result)
+    done = lb.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload=spec)
+    assert done["ETag"].endswith('-2"')
+    got = lb.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(b"".join(parts)).digest()
