@@ -199,6 +199,36 @@ def test_an_instance_with_another_master_key_refuses_to_start(stack, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_orphan_blobs_are_collected_by_the_lease_holder_only_and_referenced_ones_kept(stack, bucket):
+    from s3presign.server.blobs_s3 import S3BlobConfig, S3BlobStore
+    from s3presign.server.encryption import Encryption
+    from s3presign.server.storage import open_storage
+    from s3presign.core.sse import decode_key_file
+
+    rgw = dict(line.split("=", 1) for line in (stack.dir / "rgw" / "env").read_text().splitlines() if "=" in line)
+    blobs = S3BlobStore(S3BlobConfig.resolve(bucket=stack.env["RGW_BUCKET"], endpoint=stack.env["RGW_ENDPOINT"],
+                                             prefix="blobs/", access_key=rgw["RGW_ACCESS_KEY"],
+                                             secret_key=rgw["RGW_SECRET_KEY"], environ={}))
+    master = decode_key_file(stack.dir.joinpath("master.key").read_bytes())
+    storage = open_storage(stack.dir, Encryption(stack.dir, master).record_key(), blobs,
+                           metadata_url=stack.env["PG_URL"])
+    writer = blobs.create()
+    writer.write(b"ciphertext nobody references")
+    writer.commit()
+    orphan = writer.name
+    assert orphan in set(blobs.names())
+    # an instance took the lease at its start: this "instance" does not sweep
+    assert storage.collect("test", grace=0, lease=60) is None
+    with storage.meta.tx() as t:  # the holder's lease runs out (as when it dies)
+        storage.meta.set(t, "gc", "- 0")
+    assert storage.collect("test", grace=0, lease=60) >= 1
+    assert orphan not in set(blobs.names())
+    # everything referenced is still readable through the balancer
+    lb = stack.client()
+    assert lb.get_object(Bucket=bucket, Key="sdk/sse-kms")["Body"].read().startswith(MARKER)
+    storage.meta.close()
+
+
 # ------------------------------------------------------------------------- faults (last: they disturb)
 
 
