@@ -3,8 +3,9 @@
 ``create_app(config)`` gives the app to any ASGI server; ``start_in_thread``
 runs it on uvicorn (uvloop + httptools) on a free loopback port, for the demo
 command, tests and embedders. Every S3Error becomes S3's XML with its status;
-anything else is logged with its traceback and answered 500 InternalError, so a
-client's mistake (which is always an S3Error) never yields a 500.
+the metadata database or the blob store being away is S3's 503 ServiceUnavailable
+(SDKs retry it); anything else is logged with its traceback and answered 500
+InternalError, so a client's mistake (which is always an S3Error) never yields a 500.
 """
 
 from __future__ import annotations
