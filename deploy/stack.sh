@@ -79,27 +79,19 @@ if [ "${STACK_TLS:-0}" = 1 ]; then
   cat "$DIR/lb.crt" "$DIR/lb.key" >"$DIR/lb.pem"; chmod 600 "$DIR/lb.pem" "$DIR/lb.key"
 fi
 
-# >>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>
-# THE INSTANCE COMMAND. Distributed mode (metadata in PostgreSQL, blobs on RGW) arrives with the storage
-# engine v2: once `serve --help` lists --metadata-url, every instance gets the shared deployment below.
-# Until then each instance is an embedded server over its own data dir: they share users and master key
-# but NOT buckets or objects, so only the balancer, health checks and Host handling can be tried.
-DISTRIBUTED=0
-"$PY" -m s3presign serve --help >"$DIR/serve-help.txt" 2>&1 || true
-grep -q -- '--metadata-url' "$DIR/serve-help.txt" && DISTRIBUTED=1
+# The instances: every one is the same stateless server over the shared PostgreSQL and the RGW
+# bucket; DIR/instance-i/data holds only its lock (and a TLS certificate if asked). Secrets (the
+# database URL with its password, the RGW keys) travel in the environment, never on a command line.
 instance_args() {  # i
   local i=$1
-  if [ "$DISTRIBUTED" = 1 ]; then
-    echo --metadata-url "$PG_URL" --blob-endpoint "$RGW_ENDPOINT" --blob-bucket "$BUCKET" \
-      --blob-prefix blobs/ --data-dir "$DIR/instance-$i/data"
-  else
-    echo --data-dir "$DIR/instance-$i/data"
-  fi
+  echo --blob-endpoint "$RGW_ENDPOINT" --blob-bucket "$BUCKET" --blob-prefix blobs/ \
+    --blob-region "$RGW_REGION" --trusted-proxy 127.0.0.1 --data-dir "$DIR/instance-$i/data" \
+    ${STACK_GC_GRACE:+--gc-grace "$STACK_GC_GRACE"}
 }
-instance_env() {  # the blob backend's keys travel in the environment, never on a command line
-  echo "S3PRESIGN_BLOB_ACCESS_KEY_ID=$RGW_ACCESS_KEY" "S3PRESIGN_BLOB_SECRET_ACCESS_KEY=$RGW_SECRET_KEY"
+instance_env() {
+  echo "S3PRESIGN_METADATA_URL=$PG_URL" \
+    "S3PRESIGN_BLOB_ACCESS_KEY_ID=$RGW_ACCESS_KEY" "S3PRESIGN_BLOB_SECRET_ACCESS_KEY=$RGW_SECRET_KEY"
 }
-# <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
 
 : >"$DIR/instances.pids"
 BACKENDS=()
@@ -146,6 +138,5 @@ RGW_ENDPOINT=$RGW_ENDPOINT
 RGW_BUCKET=$BUCKET
 EOF
 chmod 600 "$DIR/env"
-[ "$DISTRIBUTED" = 1 ] || log "WARNING: serve has no --metadata-url yet: the $N instances are embedded servers that do not share buckets"
 log "up in $("$PY" -c "print(round($(date +%s.%N) - $T0, 1))") s: $LB_ENDPOINT -> ${BACKENDS[*]} (stop: $0 stop $DIR)"
 cat "$DIR/env"

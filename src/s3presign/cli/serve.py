@@ -66,6 +66,32 @@ def _master_key(path: Path) -> bytes:
     raise ConfigError(f"--master-key-file {path} must hold a 32-byte key (raw, base64 or hex)")
 
 
+def _blob_config(metadata_url: str | None, endpoint: str | None, bucket: str | None, prefix: str,
+                 region: str | None, profile: str | None, ca_bundle: Path | None, style: str,
+                 part_mib: int) -> object | None:
+    """The S3 blob store's configuration, resolved as the AWS CLI resolves it; its keys
+    come from S3PRESIGN_BLOB_* (never a command line, where ps shows them)."""
+    if not bucket:
+        if metadata_url:
+            raise ConfigError("--metadata-url needs --blob-bucket (the ciphertext must be shared too)")
+        if endpoint:
+            raise ConfigError("--blob-endpoint needs --blob-bucket")
+        return None
+    if not metadata_url:
+        raise ConfigError("--blob-bucket needs --metadata-url (the metadata must be shared too)")
+    from s3presign.server.blobs_s3 import S3BlobConfig
+
+    env = os.environ
+    options: dict = {"part_size": part_mib * 1024 * 1024, "addressing_style": style}
+    if ca_bundle is not None:
+        options["verify"] = str(ca_bundle)
+    return S3BlobConfig.resolve(
+        bucket=bucket, endpoint=endpoint, prefix=prefix, region=region, profile=profile,
+        access_key=env.get("S3PRESIGN_BLOB_ACCESS_KEY_ID"), secret_key=env.get("S3PRESIGN_BLOB_SECRET_ACCESS_KEY"),
+        session_token=env.get("S3PRESIGN_BLOB_SESSION_TOKEN"), **options,
+    )
+
+
 def _tls(data_dir: Path, cert: Path | None, key: Path | None, self_signed: bool,
          hosts: list[str]) -> tuple[str | None, str | None, str | None]:
     """(cert file, key file, CA file to trust) for the TLS options given."""
@@ -146,6 +172,32 @@ def _start_console(address: str, policy: Path | None, scheme: str, host: str, po
               help="Also serve the web console and the signing service here (off unless given; e.g. 127.0.0.1:9001).")
 @click.option("--console-policy", type=click.Path(path_type=Path, dir_okay=False),
               help="Signing-service policy (JSON): tokens, buckets/prefixes, methods, SSE, sizes, expiries.")
+@click.option("--metadata-url", envvar="S3PRESIGN_METADATA_URL", metavar="URL",
+              help="Distributed shape: metadata in PostgreSQL (postgresql://USER:PASS@HOST:PORT/DB; prefer the "
+                   "env S3PRESIGN_METADATA_URL for the password). Needs --blob-bucket and --master-key-file.")
+@click.option("--blob-endpoint", envvar="S3PRESIGN_BLOB_ENDPOINT", metavar="URL",
+              help="S3 store for the ciphertext [default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's].")
+@click.option("--blob-bucket", envvar="S3PRESIGN_BLOB_BUCKET", metavar="NAME",
+              help="Existing bucket on that store holding the ciphertext (never created).")
+@click.option("--blob-prefix", envvar="S3PRESIGN_BLOB_PREFIX", default="", metavar="PREFIX",
+              help="Key prefix inside --blob-bucket, e.g. s3presign/.")
+@click.option("--blob-region", envvar="S3PRESIGN_BLOB_REGION", metavar="NAME",
+              help="Region to sign for [default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, us-east-1].")
+@click.option("--blob-profile", envvar="S3PRESIGN_BLOB_PROFILE", metavar="NAME",
+              help="AWS CLI profile for the store's credentials (else S3PRESIGN_BLOB_ACCESS_KEY_ID/"
+                   "S3PRESIGN_BLOB_SECRET_ACCESS_KEY, else the AWS CLI chain).")
+@click.option("--blob-ca-bundle", envvar="S3PRESIGN_BLOB_CA_BUNDLE", type=click.Path(path_type=Path, dir_okay=False),
+              help="CA bundle for an HTTPS store [default: AWS_CA_BUNDLE, the profile's ca_bundle].")
+@click.option("--blob-addressing-style", envvar="S3PRESIGN_BLOB_ADDRESSING_STYLE", default="path",
+              show_default=True, type=click.Choice(["path", "virtual"]), help="virtual for Amazon S3.")
+@click.option("--blob-part-size", envvar="S3PRESIGN_BLOB_PART_SIZE", default=8, show_default=True,
+              type=click.IntRange(5, 5 * 1024), metavar="MiB", help="Multipart part size to the store (memory per write).")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDR",
+              envvar="S3PRESIGN_TRUSTED_PROXY",
+              help="A load balancer's address whose X-Forwarded-Proto/-For are believed (TLS ending there "
+                   "still counts as HTTPS, which SSE-C needs). Repeatable; none by default.")
+@click.option("--gc-grace", envvar="S3PRESIGN_GC_GRACE", default=3600.0, show_default=True, type=float,
+              metavar="SECONDS", help="Distributed shape: unreferenced blobs younger than this are left alone.")
 def serve(
     data_dir: Path | None, host: str, port: int, region: str, domain: str | None,
     tls_cert: Path | None, tls_key: Path | None, tls_self_signed: bool, credentials_file: Path | None,
@@ -153,6 +205,10 @@ def serve(
     idle_timeout: float, header_timeout: float, body_timeout: float, send_timeout: float,
     max_connections: int | None, max_header_size: int, send_buffer: int,
     console_address: str | None = None, console_policy: Path | None = None,
+    metadata_url: str | None = None, blob_endpoint: str | None = None, blob_bucket: str | None = None,
+    blob_prefix: str = "", blob_region: str | None = None, blob_profile: str | None = None,
+    blob_ca_bundle: Path | None = None, blob_addressing_style: str = "path", blob_part_size: int = 8,
+    gc_grace: float = 3600.0, trusted_proxies: tuple[str, ...] = (),
 ) -> None:
     """Run a strict S3-compatible endpoint: it verifies SigV2 and SigV4 exactly as
     Amazon S3 does and encrypts every object at rest (SSE-S3 by default).
@@ -169,10 +225,19 @@ def serve(
       s3presign serve --domain s3.localhost --tls-self-signed
       s3presign serve --host 0.0.0.0 --workers 4 --credentials users.ini
       aws --endpoint-url http://127.0.0.1:9000 s3 ls
+
+    Distributed shape (N instances behind a load balancer; see docs/DEPLOY.md):
+
+    \b
+      S3PRESIGN_METADATA_URL=postgresql://s3p:PASS@db:5432/s3p \\
+      S3PRESIGN_BLOB_ACCESS_KEY_ID=... S3PRESIGN_BLOB_SECRET_ACCESS_KEY=... \\
+      s3presign serve --blob-endpoint http://rgw:7480 --blob-bucket s3p-blobs \\
+        --master-key-file master.key --credentials users.ini
     """
     from s3presign.cli.main import Refused
     from s3presign.server.app import bind, create_app
     from s3presign.server.app import serve as serve_app
+    from s3presign.core.errors import PresignError
     from s3presign.server.keys import KeyStoreError
 
     os.umask(0o077)  # everything this process creates under the data dir: 0600 files, 0700 dirs
@@ -182,6 +247,10 @@ def serve(
         check_data_tree(directory)
         clean_debris(directory)
         users, source = resolve_users(credentials_file, directory)
+        blobs = _blob_config(metadata_url, blob_endpoint, blob_bucket, blob_prefix, blob_region, blob_profile,
+                             blob_ca_bundle, blob_addressing_style, blob_part_size)
+        if metadata_url and source == "generated":
+            raise ConfigError("the distributed shape needs the same users on every instance: give --credentials FILE")
         limits = Limits(
             idle_timeout=idle_timeout, header_timeout=header_timeout, body_timeout=body_timeout,
             send_timeout=send_timeout, max_connections=_connection_limit(max_connections),
@@ -193,13 +262,17 @@ def serve(
             allow_insecure_ssec=allow_insecure_ssec,
             master_key=_master_key(master_key_file) if master_key_file else None,
             access_log=sys.stderr if access_log else None,
+            metadata_url=metadata_url, blobs=blobs, gc_grace=gc_grace,
+            trusted_proxies=tuple(trusted_proxies),
         )
         names = [host] if host not in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "::") else []
         names += [config.domain, f"*.{config.domain}"] if config.domain else []
         certfile, keyfile, ca = _tls(directory, tls_cert, tls_key, tls_self_signed, names)
         app = create_app(config)
-    except (ConfigError, KeyStoreError) as exc:
+    except (ConfigError, KeyStoreError, PresignError) as exc:
         raise Refused(str(exc)) from None
+    except OSError as exc:  # the database or the blob store cannot be reached at start-up
+        raise Refused(f"cannot start: {exc}") from None
     try:
         sock = bind(host, port)
     except OSError as exc:
@@ -209,6 +282,12 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"s3presign serve: listening on {scheme}://{shown}:{bound_port}")
     click.echo(f"  region {region}, data dir {directory}" + (f", {workers} workers" if workers > 1 else ""))
+    if blobs is not None:
+        from urllib.parse import urlsplit
+
+        db = urlsplit(metadata_url or "")
+        click.echo(f"  distributed: metadata postgresql://{db.hostname}:{db.port or 5432}{db.path}, "
+                   f"blobs {blobs.endpoint}/{blobs.bucket}/{blobs.prefix}")
     if domain:
         click.echo(f"  virtual-hosted style: {scheme}://BUCKET.{domain}:{bound_port}")
     if ca:

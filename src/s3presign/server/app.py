@@ -3,8 +3,9 @@
 ``create_app(config)`` gives the app to any ASGI server; ``start_in_thread``
 runs it on uvicorn (uvloop + httptools) on a free loopback port, for the demo
 command, tests and embedders. Every S3Error becomes S3's XML with its status;
-anything else is logged with its traceback and answered 500 InternalError, so a
-client's mistake (which is always an S3Error) never yields a 500.
+the metadata database or the blob store being away is S3's 503 ServiceUnavailable
+(SDKs retry it); anything else is logged with its traceback and answered 500
+InternalError, so a client's mistake (which is always an S3Error) never yields a 500.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from s3presign.server.handlers.context import Ctx, ServerState
 from s3presign.server.http import ClientDisconnected, Receive, Request, Response, Scope, Send
 from s3presign.server.handlers import cors
 from s3presign.server.routes import SUBRESOURCES, resolve, split_path, unauthenticated, virtual_bucket
+from s3presign.server.metadata import MetadataUnavailable
 from s3presign.server.storage import Storage, open_storage
 
 log = logging.getLogger("s3presign.server")
@@ -38,11 +41,39 @@ _XML = (b"content-type", b"application/xml")
 _PIPE_BUF = 4096  # writes up to this size to a pipe are atomic (POSIX)
 
 
+def _unavailable(exc: BaseException) -> bool:
+    """The database or the blob store is away (not a bug): S3's 503, which SDKs retry.
+    The S3 blob store's module is looked up, not imported: embedded servers never load it."""
+    if isinstance(exc, MetadataUnavailable):
+        return True
+    blobs_s3 = sys.modules.get("s3presign.server.blobs_s3")
+    return blobs_s3 is not None and isinstance(exc, blobs_s3.BackendUnavailable)
+
+
+def _start_gc(storage: Storage, config: ServerConfig) -> None:
+    """Now and every gc_interval: sweep orphaned blobs if this instance holds the lease."""
+    holder = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+
+    def run() -> None:
+        while True:
+            try:
+                gone = storage.collect(holder, config.gc_grace, lease=config.gc_interval * 2)
+                if gone:
+                    log.info("gc: removed %d orphaned blob(s)", gone)
+            except Exception as exc:  # an outage: try again at the next round
+                log.warning("gc: %s", exc)
+            time.sleep(config.gc_interval)
+
+    threading.Thread(target=run, name="s3presign-gc", daemon=True).start()
+
+
 class S3App:
     """The S3 endpoint as an ASGI 3 application."""
 
     def __init__(self, config: ServerConfig, *, storage: Storage | None = None,
                  encryption: Encryption | None = None, recover: bool = True) -> None:
+        if config.distributed and storage is None:
+            storage, encryption = self._distributed(config, encryption, recover)
         if encryption is None:
             if config.master_key is not None:
                 master, source = config.master_key, "--master-key-file"
@@ -63,6 +94,27 @@ class S3App:
         self._id_prefix = os.urandom(4).hex().upper()
         self._access_log = config.access_log
         self._log_lines: list[str] = []
+
+    @staticmethod
+    def _distributed(config: ServerConfig, encryption: Encryption | None,
+                     recover: bool) -> tuple[Storage, Encryption]:
+        """PostgreSQL + an S3 blob store: the master key is checked against the
+        deployment's, the key service lives in the database, and garbage collection
+        runs under a lease (other instances are writing: only old blobs go)."""
+        from s3presign.server.blobs_s3 import S3BlobStore
+        from s3presign.server.kms import SharedKeyService
+
+        master = config.master_key
+        assert master is not None  # ServerConfig refuses the distributed shape without it
+        if encryption is None:
+            encryption = Encryption(config.data_dir, master, region=config.region)
+        storage = open_storage(config.data_dir, encryption.record_key(), S3BlobStore(config.blobs),
+                               metadata_url=config.metadata_url)
+        keys.check_master_key_shared(storage.meta, master, "--master-key-file", "the metadata database")
+        encryption.keys = SharedKeyService(storage.meta, master, region=config.region)
+        if recover:
+            _start_gc(storage, config)
+        return storage, encryption
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -108,9 +160,13 @@ class S3App:
         except ClientDisconnected:
             self._log(req, 499, "ClientDisconnected", 0, started, request_id)
             return
-        except Exception:
-            log.exception("internal error serving %s %s", req.method, req.raw_path)
-            resp = self._error(S3Error("InternalError"), request_id)
+        except Exception as exc:
+            if _unavailable(exc):
+                log.warning("%s %s: 503, %s", req.method, req.raw_path, exc)
+                resp = self._error(S3Error("ServiceUnavailable"), request_id)
+            else:
+                log.exception("internal error serving %s %s", req.method, req.raw_path)
+                resp = self._error(S3Error("InternalError"), request_id)
         if "origin" in req.headers:
             self._cors(req, resp)
         sent = await self._send(send, receive, req, resp, request_id)
@@ -270,7 +326,10 @@ def uvicorn_config(app: S3App, *, certfile: str | None = None, keyfile: str | No
         loop="uvloop",
         http=S3HttpProtocol,
         timeout_keep_alive=int(max(1, limits.idle_timeout)),
-        proxy_headers=False,
+        # X-Forwarded-Proto/-For only from the load balancer(s) named by --trusted-proxy:
+        # TLS ends there, and SSE-C must know that the client's request came over HTTPS
+        proxy_headers=bool(app.state.config.trusted_proxies),
+        forwarded_allow_ips=",".join(app.state.config.trusted_proxies) or None,
         lifespan="on",
         access_log=False,
         server_header=False,

@@ -14,7 +14,7 @@ import string
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, TextIO
+from typing import Any, Mapping, TextIO
 
 from s3presign.core.credentials import Credentials
 
@@ -70,9 +70,28 @@ class ServerConfig:
     master_key: bytes | None = None
     access_log: TextIO | None = field(default=sys.stderr, repr=False)
     limits: Limits = field(default_factory=Limits)
+    # The distributed shape: metadata in PostgreSQL, ciphertext on an S3 store
+    # (an S3BlobConfig). Both or neither; the master key must then be given.
+    metadata_url: str | None = field(default=None, repr=False)
+    blobs: Any = None
+    gc_grace: float = 3600.0  # seconds an unreferenced blob is left alone (distributed GC)
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-Proto is believed
+    gc_interval: float = 600.0  # seconds between GC attempts (whichever instance holds the lease)
+
+    @property
+    def distributed(self) -> bool:
+        return self.metadata_url is not None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
+        if (self.metadata_url is None) != (self.blobs is None):
+            raise ConfigError("--metadata-url and --blob-bucket go together: the distributed shape needs both "
+                              "(metadata in PostgreSQL, ciphertext in an S3 bucket)")
+        if self.metadata_url is not None:
+            if not self.metadata_url.startswith(("postgres://", "postgresql://")):
+                raise ConfigError("--metadata-url must be a PostgreSQL URL: postgresql://USER:PASS@HOST:PORT/DB")
+            if self.master_key is None:
+                raise ConfigError("the distributed shape needs --master-key-file (the same key on every instance)")
         if not _REGION.match(self.region):
             raise ConfigError(f"invalid region {self.region!r}; use a name such as us-east-1")
         if self.domain is not None:

@@ -125,6 +125,20 @@ def check_master_key(data_dir: Path, key: bytes, source: str) -> None:
         raise KeyStoreError(_mismatch(source, data_dir, path))
 
 
+def check_master_key_shared(meta: object, key: bytes, source: str, where: str) -> None:
+    """The distributed form of :func:`check_master_key`: the check value lives in the
+    metadata database, written by the first instance; an instance started with
+    another master key refuses to start instead of sealing under a second key."""
+    value = key_check_value(key)
+    with meta.tx() as t:  # type: ignore[attr-defined]
+        stored = meta.value(t, "master-check", default=value)  # type: ignore[attr-defined]
+    if not hmac.compare_digest((stored or "").encode(), value.encode()):
+        raise KeyStoreError(
+            f"{source} is not the master key of the deployment in {where} (its check value differs); "
+            f"give every instance the same --master-key-file"
+        )
+
+
 def _mismatch(source: str, data_dir: Path, path: Path) -> str:
     return (
         f"{source} is not the master key data dir {data_dir} was written with (see {path}); "

@@ -284,3 +284,53 @@ def _flock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class SharedKeyService(LocalKeyService):
+    """The built-in KMS for the distributed shape: the same state as kms.json, one
+    row of the metadata database, so every instance sees every key, alias and
+    enable/disable at its next request (each request re-reads the row: no stale
+    answer after another instance's write). The material stays sealed by the master
+    key; unsealed material is cached per ARN, which is safe because a key's material
+    never changes (only its enabled flag, which is re-read)."""
+
+    ROW = "kms"
+
+    def __init__(self, meta: Any, master_key: bytes, *, region: str = "us-east-1",
+                 account: str = DEFAULT_ACCOUNT) -> None:
+        super().__init__(Path("/nonexistent"), master_key, region=region, account=account)
+        self._meta = meta
+        self._text: str | None = None
+
+    def _parse(self, text: str | None) -> dict[str, Any]:
+        if not text:
+            return self._empty()
+        try:
+            state = json.loads(text)
+        except ValueError:
+            raise keys.KeyStoreError("the metadata database's key service row is not a key file") from None
+        if state.get("master") != keys.fingerprint(self._master):
+            raise keys.KeyStoreError("the metadata database's keys were sealed by a different master key")
+        self._account = state.get("account", self._account)
+        return state
+
+    def _refresh(self, force: bool = False) -> None:
+        text = self._meta.get(self.ROW)
+        with self._lock:
+            if text == self._text and self._state and not force:
+                return
+            self._state, self._text = self._parse(text), text
+
+    @contextmanager
+    def _writing(self) -> Iterator[dict[str, Any]]:
+        """Row-locked read-modify-write in one transaction: two instances changing
+        keys at once never lose each other's change."""
+        with self._lock:
+            with self._meta.tx() as t:
+                text = self._meta.value(t, self.ROW, lock=True, default=json.dumps(self._empty()))
+                state = self._parse(text)
+                self._state, self._text = state, text
+                changed = json.loads(json.dumps(state))
+                yield changed
+                self._meta.set(t, self.ROW, json.dumps(changed))
+            self._refresh(force=True)

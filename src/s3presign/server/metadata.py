@@ -48,6 +48,11 @@ _SCHEMA = (
 Row = Sequence[Any]
 
 
+class MetadataUnavailable(OSError):
+    """The metadata database cannot be reached now (restart, network): the server
+    answers S3's 503 and the next call opens a new connection."""
+
+
 class Dialect:
     """What differs between databases; the statements are shared."""
 
@@ -56,6 +61,8 @@ class Dialect:
     begin = "BEGIN IMMEDIATE"  # SQLite: take the write lock now, not at the first write
     for_update = ""
     inline_reads = True  # reads are local and short: fine on the event loop
+    transient: tuple[type[BaseException], ...] = ()  # errors that mean "the database is away"
+    schema_lock = ""  # taken before creating the schema, so instances starting at once do not race
 
     def sql(self, statement: str) -> str:
         return statement
@@ -89,10 +96,15 @@ class PostgreSQL(Dialect):
     binary = 'COLLATE "C"'
     begin = "BEGIN"
     for_update = " FOR UPDATE"
+    # CREATE TABLE IF NOT EXISTS is not safe against a concurrent one on PostgreSQL
+    schema_lock = "SELECT pg_advisory_xact_lock(7358112533)"
     inline_reads = False  # a network round trip: off the event loop
 
     def __init__(self, conninfo: str) -> None:
+        import psycopg
+
         self.conninfo = conninfo
+        self.transient = (psycopg.OperationalError, psycopg.InterfaceError)
 
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
@@ -100,7 +112,12 @@ class PostgreSQL(Dialect):
     def connect(self) -> Any:
         import psycopg
 
-        return psycopg.connect(self.conninfo, autocommit=True)
+        # a database that is away must fail a request in seconds (503), not hang it
+        extra = {} if "connect_timeout" in self.conninfo else {"connect_timeout": 5}
+        try:
+            return psycopg.connect(self.conninfo, autocommit=True, **extra)
+        except self.transient as exc:
+            raise MetadataUnavailable(f"metadata database unreachable: {exc}".strip()) from None
 
 
 class Metadata:
@@ -112,6 +129,8 @@ class Metadata:
         self._write_lock = threading.Lock()  # one writer per process; the database orders processes
         self._cache: dict[str, str] = {}
         with self.tx() as t:
+            if dialect.schema_lock:
+                self._exec(t, dialect.schema_lock)
             for statement in _SCHEMA:
                 self._exec(t, statement.format(serial=dialect.serial, binary=dialect.binary))
             self._exec(t, "INSERT INTO s3p_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
@@ -132,24 +151,90 @@ class Metadata:
             sql = self._cache[statement] = self.dialect.sql(statement)
         return conn.execute(sql, params)
 
+    def _lost(self, exc: BaseException) -> MetadataUnavailable:
+        """Forget this thread's connection (the next call reconnects) and say why."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+        return MetadataUnavailable(f"metadata database connection lost: {exc}".strip())
+
+    def _read(self, statement: str, params: Sequence[Any], one: bool) -> Any:
+        # A read is idempotent: after a lost connection it is tried once more on a new one.
+        for attempt in (0, 1):
+            try:
+                cur = self._exec(self._conn(), statement, params)
+                return cur.fetchone() if one else cur.fetchall()
+            except self.dialect.transient as exc:
+                lost = self._lost(exc)
+                if attempt:
+                    raise lost from None
+
     def _all(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._exec(self._conn(), statement, params).fetchall()
+        if not self.dialect.transient:
+            return self._exec(self._conn(), statement, params).fetchall()
+        return self._read(statement, params, False)
 
     def _one(self, statement: str, params: Sequence[Any] = ()) -> Row | None:
-        return self._exec(self._conn(), statement, params).fetchone()
+        if not self.dialect.transient:
+            return self._exec(self._conn(), statement, params).fetchone()
+        return self._read(statement, params, True)
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[Any]:
-        """One write transaction: everything in it becomes visible at once, or nothing."""
+        """One write transaction: everything in it becomes visible at once, or nothing.
+        A lost connection raises MetadataUnavailable (the transaction did not commit,
+        or its COMMIT's answer was lost: the caller's blobs stay, and GC removes them
+        only if no record references them)."""
+        transient = self.dialect.transient
         with self._write_lock:
-            conn = self._conn()
-            conn.execute(self.dialect.begin)
+            try:
+                conn = self._conn()
+                conn.execute(self.dialect.begin)
+            except transient as exc:
+                raise self._lost(exc) from None
             try:
                 yield conn
+            except transient as exc:
+                raise self._lost(exc) from None
             except BaseException:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except transient as exc:
+                    self._lost(exc)
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except transient as exc:
+                raise self._lost(exc) from None
+
+    def lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Take or renew the lease ``name`` for ``ttl`` seconds; False while another
+        holder's lease runs. The row lock orders instances that ask at once."""
+        import time
+
+        now = time.time()
+        with self.tx() as t:
+            self._exec(t, "INSERT INTO s3p_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                       (name, "- 0"))
+            row = self._exec(t, "SELECT value FROM s3p_meta WHERE name = ?" + self.dialect.for_update,
+                             (name,)).fetchone()
+            current, _, until = row[0].partition(" ")
+            if current != holder and float(until or 0) > now:
+                return False
+            self.set(t, name, f"{holder} {now + ttl}")
+            return True
+
+    def value(self, t: Any, name: str, lock: bool = False, default: str | None = None) -> str | None:
+        """A row of s3p_meta inside a transaction (locked until it ends, if asked);
+        with ``default``, the row is created with that value when absent."""
+        if default is not None:
+            self._exec(t, "INSERT INTO s3p_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                       (name, default))
+        statement = "SELECT value FROM s3p_meta WHERE name = ?" + (self.dialect.for_update if lock else "")
+        row = self._exec(t, statement, (name,)).fetchone()
+        return row[0] if row else None
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

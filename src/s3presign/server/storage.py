@@ -334,6 +334,15 @@ class Storage:
             log.warning("start-up removed %d unreferenced blob(s) left by an interrupted write", gone)
         return gone
 
+    def collect(self, holder: str, grace: float, lease: float) -> int | None:
+        """Garbage collection shared by many instances: only the holder of the ``gc``
+        lease in the database sweeps, and only blobs older than ``grace`` seconds (a
+        blob another instance is writing, or has committed but not yet referenced, is
+        younger than that). None when another instance holds the lease."""
+        if not self.meta.lease("gc", holder, lease):
+            return None
+        return self.recover(older_than=grace)
+
     # --- buckets -----------------------------------------------------------------------
     @staticmethod
     def _bucket_info(row: Row) -> BucketInfo:
@@ -662,10 +671,19 @@ class Storage:
             self.meta.load_versions(t, rows)
 
 
-def open_storage(data_dir: Path, record_key: bytes, blobs: BlobStore | None = None) -> Storage:
-    """The embedded default: SQLite (WAL) in the data dir, blobs as files beside it."""
+def open_storage(data_dir: Path, record_key: bytes, blobs: BlobStore | None = None, *,
+                 metadata_url: str | None = None) -> Storage:
+    """The embedded default: SQLite (WAL) in the data dir, blobs as files beside it.
+    With ``metadata_url`` (PostgreSQL) and ``blobs`` (e.g. an S3BlobStore): the
+    distributed shape, the same Storage over shared engines."""
     from s3presign.server.blobs_fs import FileBlobStore
 
+    if metadata_url is not None:
+        from s3presign.server.metadata import PostgreSQL
+
+        if blobs is None:
+            raise ValueError("a metadata URL needs a shared blob store (--blob-bucket)")
+        return Storage(Metadata(PostgreSQL(metadata_url)), blobs, record_key)
     root = Path(data_dir) / ".s3presign"
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     meta = Metadata(SQLite(root / "metadata.sqlite3"))
