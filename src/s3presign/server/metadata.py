@@ -202,7 +202,7 @@ class Metadata:
 
     def current(self, bucket: str, key: str) -> Row | None:
         # IN, not "> 0": an equality on latest lets the index seek (bucket, latest, okey)
-        return self._one(self._VERSION + " WHERE bucket = ? AND okey = ? AND latest IN (1, 2)", (bucket, key))
+        return self._one(self._VERSION + " WHERE bucket = ? AND okey = ? AND latest IN (1, 2) LIMIT 1", (bucket, key))
 
     def version(self, bucket: str, key: str, version_id: str, t: Any = None) -> Row | None:
         sql = self._VERSION + " WHERE bucket = ? AND okey = ? AND version_id = ?"
