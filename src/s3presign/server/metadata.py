@@ -286,7 +286,8 @@ class Metadata:
     _VERSION = "SELECT id, okey, version_id, latest, record, mac, blobs FROM versions"
 
     def current(self, bucket: str, key: str) -> Row | None:
-        return self._one(self._VERSION + " WHERE bucket = ? AND okey = ? AND latest > 0", (bucket, key))
+        # IN, not "> 0": an equality on latest lets the index seek (bucket, latest, okey)
+        return self._one(self._VERSION + " WHERE bucket = ? AND okey = ? AND latest IN (1, 2) LIMIT 1", (bucket, key))
 
     def version(self, bucket: str, key: str, version_id: str, t: Any = None) -> Row | None:
         sql = self._VERSION + " WHERE bucket = ? AND okey = ? AND version_id = ?"
@@ -297,7 +298,7 @@ class Metadata:
     def insert_version(self, t: Any, bucket: str, key: str, version_id: str, marker: bool,
                        record: str, mac: str, blobs: str) -> None:
         """The new current version of the key (the previous one becomes older)."""
-        self._exec(t, "UPDATE versions SET latest = 0 WHERE bucket = ? AND okey = ? AND latest > 0", (bucket, key))
+        self._exec(t, "UPDATE versions SET latest = 0 WHERE bucket = ? AND okey = ? AND latest IN (1, 2)", (bucket, key))
         self._exec(t, "INSERT INTO versions (bucket, okey, version_id, latest, record, mac, blobs)"
                       " VALUES (?, ?, ?, ?, ?, ?, ?)", (bucket, key, version_id, 2 if marker else 1, record, mac, blobs))
 
