@@ -31,6 +31,7 @@ from s3presign.core.presign import Presigner
 
 MAIN = ("AKIDMAINUSER0000", "main/secret+key")
 TOKEN_USER = ("AKIDTOKENUSER000", "token-secret", "session-token-value")
+OTHER = ("AKIDOTHERUSER000", "other/secret+key")  # a second account, for access control
 CREDENTIALS_FILE = f"""
 [main]
 aws_access_key_id = {MAIN[0]}
@@ -40,6 +41,10 @@ aws_secret_access_key = {MAIN[1]}
 aws_access_key_id = {TOKEN_USER[0]}
 aws_secret_access_key = {TOKEN_USER[1]}
 aws_session_token = {TOKEN_USER[2]}
+
+[other]
+aws_access_key_id = {OTHER[0]}
+aws_secret_access_key = {OTHER[1]}
 """
 
 

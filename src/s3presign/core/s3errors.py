@@ -328,6 +328,12 @@ ERRORS: dict[str, ErrorSpec] = {
         "BucketAlreadyOwnedByYou",
         "Your previous request to create the named bucket succeeded and you already own it.",
     ),
+    "BucketAlreadyExists": ErrorSpec(
+        409,
+        "BucketAlreadyExists",
+        "The requested bucket name is not available. The bucket namespace is shared by all "
+        "users of the system. Please select a different name and try again.",
+    ),
     "BucketNotEmpty": ErrorSpec(
         409, "BucketNotEmpty", "The bucket you tried to delete is not empty"
     ),

@@ -9,6 +9,7 @@ from urllib.parse import quote_plus
 
 from s3presign.core.s3errors import S3Error
 from s3presign.server import sse, xml
+from s3presign.server.handlers import authz
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response, iso_date
 from s3presign.server.handlers.common import count_param
@@ -29,10 +30,12 @@ def _owner(ctx: Ctx) -> str:
 
 
 async def list_buckets(ctx: Ctx) -> Response:
+    """The caller's buckets only, as on S3."""
+    me = ctx.access.account.canonical_id
     buckets = [
         xml.tree("Bucket", xml.el("Name", b.name), xml.el("CreationDate", iso_date(b.created)),
                  xml.el("BucketRegion", b.region))
-        for b in await ctx.state.store.list_buckets()
+        for b in await ctx.state.store.list_buckets() if authz.owner_of(ctx, b).canonical_id == me
     ]
     return _xml("ListAllMyBucketsResult", [_owner(ctx), xml.tree("Buckets", *buckets)])
 
@@ -60,8 +63,15 @@ async def create_bucket(ctx: Ctx) -> Response:
             raise S3Error("IllegalLocationConstraintException", constraint=constraint)
     elif constraint != region:
         raise S3Error("IllegalLocationConstraintException", constraint=constraint or "unspecified")
-    if not await ctx.state.store.create_bucket(ctx.bucket, region) and region != "us-east-1":
-        raise S3Error("BucketAlreadyOwnedByYou", elements={"BucketName": ctx.bucket})
+    store = ctx.state.store
+    me = ctx.access.account
+    if not await store.create_bucket(ctx.bucket, region):
+        if authz.owner_of(ctx, await store.bucket(ctx.bucket)).canonical_id != me.canonical_id:
+            raise S3Error("BucketAlreadyExists", elements={"BucketName": ctx.bucket})
+        if region != "us-east-1":
+            raise S3Error("BucketAlreadyOwnedByYou", elements={"BucketName": ctx.bucket})
+        return Response(200).header("Location", f"/{ctx.bucket}")
+    await store.set_bucket_config(ctx.bucket, authz.OWNER, authz.owner_record(me))
     return Response(200).header("Location", f"/{ctx.bucket}")
 
 

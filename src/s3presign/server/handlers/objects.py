@@ -19,6 +19,7 @@ from s3presign.server.handlers.common import (
     check_key, default_sse, part_number, stored_headers, valid_version_id, version_header, version_param,
 )
 from s3presign.server.handlers.conditions import byte_range, not_modified
+from s3presign.server.handlers import authz
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.handlers.writing import LARGE_BODY, save
 from s3presign.server.http import Response, http_date
@@ -216,7 +217,7 @@ async def delete_objects(ctx: Ctx) -> Response:
     if not objects or len(objects) > MAX_DELETE_KEYS:
         raise S3Error("MalformedXML")
     store = ctx.state.store
-    await store.bucket(ctx.bucket)
+    info = await store.bucket(ctx.bucket)
     encode = (ctx.req.query.get("encoding-type") == "url")
     parts: list[str] = []
     for item in objects:
@@ -229,6 +230,7 @@ async def delete_objects(ctx: Ctx) -> Response:
             if version is not None and not valid_version_id(version):
                 raise S3Error("InvalidVersionId")
             check_key(key)
+            await authz.check(ctx, "DeleteObject", key, version, info=info)
             reported, marker = await store.delete(ctx.bucket, key, version)
         except S3Error as err:
             parts.append(xml.tree("Error", xml.el("Key", shown), xml.el("VersionId", version),
