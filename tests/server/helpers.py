@@ -140,6 +140,10 @@ def start_server(data_dir: Path, *args: str, env: dict | None = None, credential
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "s3presign", "serve", "--port", "0", "--data-dir", str(data_dir),
             "--region", region, *args]
+    if "--new-bucket-defaults" not in args:
+        # the suite writes SSE-C everywhere: AWS's current defaults (SSE-C blocked) are
+        # tested by servers that ask for them (tests/server/test_access_defaults.py)
+        argv += ["--new-bucket-defaults", "legacy"]
     if credentials:
         creds_file = data_dir.parent / f"{data_dir.name}-credentials"
         creds_file.write_text(CREDENTIALS_FILE)

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from s3presign.core.errors import PresignError
 from s3presign.core.presign import check_bucket_name
 from s3presign.core.s3errors import S3Error
-from s3presign.server.handlers import buckets, copy, cors, multipart, objects, policy, post
+from s3presign.server.handlers import buckets, copy, cors, multipart, objects, ownership, policy, post
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response
 
@@ -64,6 +64,12 @@ ROUTES: dict[tuple[str, str, str], tuple[Handler, str]] = {
     ("bucket", "GET", "policy"): (policy.get_bucket_policy, "GetBucketPolicy"),
     ("bucket", "DELETE", "policy"): (policy.delete_bucket_policy, "DeleteBucketPolicy"),
     ("bucket", "GET", "policyStatus"): (policy.get_bucket_policy_status, "GetBucketPolicyStatus"),
+    ("bucket", "PUT", "ownershipControls"): (ownership.put_ownership_controls, "PutBucketOwnershipControls"),
+    ("bucket", "GET", "ownershipControls"): (ownership.get_ownership_controls, "GetBucketOwnershipControls"),
+    ("bucket", "DELETE", "ownershipControls"): (ownership.delete_ownership_controls, "DeleteBucketOwnershipControls"),
+    ("bucket", "PUT", "publicAccessBlock"): (ownership.put_public_access_block, "PutPublicAccessBlock"),
+    ("bucket", "GET", "publicAccessBlock"): (ownership.get_public_access_block, "GetPublicAccessBlock"),
+    ("bucket", "DELETE", "publicAccessBlock"): (ownership.delete_public_access_block, "DeletePublicAccessBlock"),
 }
 
 # Every query name that selects an S3 operation. One that has no row above is

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 from s3presign.core.s3errors import S3Error
 from s3presign.server.access import acl as acls
+from s3presign.server.access import defaults
 from s3presign.server.access.actions import Check, required
 from s3presign.server.access.authorize import BucketAccess, PublicAccessBlock, require
 from s3presign.server.access.context import AUTH_HEADER, AUTH_POST, AUTH_QUERY, RequestFacts, request_context
@@ -37,6 +38,10 @@ PUBLIC_ACCESS_BLOCK = "public_access_block"   # {"block_public_acls": bool, ...}
 _ACCOUNT_OPERATIONS = frozenset({"ListBuckets", "CreateBucket"})
 # Operations whose handler authorizes (see the module docstring).
 _IN_HANDLER = frozenset({"DeleteObjects", "PostObject"})
+# Writes that a bucket blocking SSE-C refuses when they ask for it (the destination's
+# header: a copy's source key is x-amz-copy-source-server-side-encryption-customer-*).
+_SSEC_WRITES = frozenset({"PutObject", "PostObject", "CopyObject", "CreateMultipartUpload"})
+_SSEC_HEADER = "x-amz-server-side-encryption-customer-algorithm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +118,7 @@ def bucket_access(ctx: Ctx, info: BucketInfo) -> BucketAccess:
         owner=acls.Owner(owner.canonical_id, owner.display_name),
         owner_account=owner.account_id,
         policy=_policy(info.name, text) if text else None,
-        ownership=info.config.get(OWNERSHIP, acls.BUCKET_OWNER_ENFORCED),
+        ownership=info.config.get(OWNERSHIP, acls.OBJECT_WRITER),   # none set: S3's ObjectWriter
         public_access_block=PublicAccessBlock(**pab) if pab else PublicAccessBlock(),
     )
 
@@ -163,6 +168,8 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
     checks = required(operation, ctx.bucket, ctx.key or None, version_id=ctx.req.query.get("versionId"),
                       source=source)
     _run(ctx, checks, infos)
+    if operation in _SSEC_WRITES:
+        defaults.check_ssec_write(infos[ctx.bucket].config.get("encryption"), _SSEC_HEADER in ctx.req.headers)
 
 
 async def check(ctx: Ctx, operation: str, key: str, version_id: str | None = None, *,
@@ -174,3 +181,5 @@ async def check(ctx: Ctx, operation: str, key: str, version_id: str | None = Non
     if info is None:
         info = await ctx.state.store.bucket(ctx.bucket)
     _run(ctx, required(operation, ctx.bucket, key, version_id=version_id), {ctx.bucket: info})
+    if operation in _SSEC_WRITES:
+        defaults.check_ssec_write(info.config.get("encryption"), _SSEC_HEADER in ctx.access.facts.headers)
