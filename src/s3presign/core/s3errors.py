@@ -617,6 +617,8 @@ ERRORS: dict[str, ErrorSpec] = {
     ),
     "InvalidCannedAcl": ErrorSpec(400, "InvalidArgument", ""),
     "AclOwnerMismatch": ErrorSpec(403, "AccessDenied", "Access Denied"),
+    "UnexpectedContent": ErrorSpec(400, "UnexpectedContent", "This request does not support content"),
+    "MissingSecurityHeader": ErrorSpec(400, "MissingSecurityHeader", "Your request was missing a required header"),
     "AccessControlListNotSupported": ErrorSpec(
         400, "AccessControlListNotSupported", "The bucket does not allow ACLs"
     ),

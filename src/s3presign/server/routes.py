@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from s3presign.core.errors import PresignError
 from s3presign.core.presign import check_bucket_name
 from s3presign.core.s3errors import S3Error
-from s3presign.server.handlers import buckets, copy, cors, multipart, objects, ownership, policy, post
+from s3presign.server.handlers import acl, buckets, copy, cors, multipart, objects, ownership, policy, post
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response
 
@@ -64,6 +64,10 @@ ROUTES: dict[tuple[str, str, str], tuple[Handler, str]] = {
     ("bucket", "GET", "policy"): (policy.get_bucket_policy, "GetBucketPolicy"),
     ("bucket", "DELETE", "policy"): (policy.delete_bucket_policy, "DeleteBucketPolicy"),
     ("bucket", "GET", "policyStatus"): (policy.get_bucket_policy_status, "GetBucketPolicyStatus"),
+    ("bucket", "PUT", "acl"): (acl.put_bucket_acl, "PutBucketAcl"),
+    ("bucket", "GET", "acl"): (acl.get_bucket_acl, "GetBucketAcl"),
+    ("object", "GET", "acl"): (acl.get_object_acl, "GetObjectAcl"),
+    ("object", "GET", "acl&versionId"): (acl.get_object_acl, "GetObjectAcl"),
     ("bucket", "PUT", "ownershipControls"): (ownership.put_ownership_controls, "PutBucketOwnershipControls"),
     ("bucket", "GET", "ownershipControls"): (ownership.get_ownership_controls, "GetBucketOwnershipControls"),
     ("bucket", "DELETE", "ownershipControls"): (ownership.delete_ownership_controls, "DeleteBucketOwnershipControls"),

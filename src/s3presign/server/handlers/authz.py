@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Mapping
 from urllib.parse import unquote
@@ -22,7 +22,7 @@ from s3presign.core.s3errors import S3Error
 from s3presign.server.access import acl as acls
 from s3presign.server.access import defaults
 from s3presign.server.access.actions import Check, required
-from s3presign.server.access.authorize import BucketAccess, PublicAccessBlock, require
+from s3presign.server.access.authorize import BucketAccess, ObjectAccess, PublicAccessBlock, check_acl_write, require
 from s3presign.server.access.context import AUTH_HEADER, AUTH_POST, AUTH_QUERY, RequestFacts, request_context
 from s3presign.server.access.policy import ANONYMOUS, Policy, RequestPrincipal, parse_policy
 from s3presign.server.handlers.context import Account, Ctx
@@ -33,6 +33,11 @@ OWNER = "owner"                 # {"id", "account", "name"}
 POLICY = "policy"               # the policy text as put
 OWNERSHIP = "ownership"         # Object Ownership setting
 PUBLIC_ACCESS_BLOCK = "public_access_block"   # {"block_public_acls": bool, ...}
+ACL = "acl"                     # the AccessControlPolicy XML (none: private to the owner)
+OBJECT_OWNER = "owner"          # ObjectMeta.extra: [canonical id, display name] of the object's owner
+
+# The owner S3 gives an object an anonymous request writes (ObjectWriter buckets).
+ANONYMOUS_OWNER = acls.Owner("65a011a29cdf8ec533ec3d1ccaae921c", "anonymous")
 
 # Operations that need no bucket (or whose bucket does not exist yet): any account may.
 _ACCOUNT_OPERATIONS = frozenset({"ListBuckets", "CreateBucket"})
@@ -42,6 +47,8 @@ _IN_HANDLER = frozenset({"DeleteObjects", "PostObject"})
 # header: a copy's source key is x-amz-copy-source-server-side-encryption-customer-*).
 _SSEC_WRITES = frozenset({"PutObject", "PostObject", "CopyObject", "CreateMultipartUpload"})
 _SSEC_HEADER = "x-amz-server-side-encryption-customer-algorithm"
+# Operations decided by the existing object's owner and ACL (where ACLs apply).
+_OBJECT_READS = frozenset({"GetObject", "HeadObject", "GetObjectAcl"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,8 @@ class Access:
     principal: RequestPrincipal
     account: Account | None
     facts: RequestFacts
+    # what a write stores in the new object's ObjectMeta.extra: its owner and ACL
+    object_extra: dict = field(default_factory=dict)
 
 
 def principal(account: Account | None) -> RequestPrincipal:
@@ -110,11 +119,58 @@ def _policy(bucket: str, text: str) -> Policy:
     return parse_policy(text, bucket)
 
 
+@lru_cache(maxsize=1024)
+def parse_stored_acl(text: str) -> acls.AccessControlPolicy:
+    return acls.parse_acl_xml(text.encode())
+
+
+def resolver(ctx: Ctx):
+    """Canonical id -> the account's Owner, for grants naming a user (None: unknown id)."""
+    def resolve(canonical_id: str) -> acls.Owner | None:
+        for access_key in ctx.state.config.users:
+            account = ctx.state.account(access_key)
+            if account.canonical_id == canonical_id:
+                return acls.Owner(account.canonical_id, account.display_name)
+        return None
+    return resolve
+
+
+def requested_acl(ctx: Ctx, owner: acls.Owner, bucket_owner: acls.Owner | None = None, *,
+                  bucket: bool = False, headers: Mapping[str, str] | None = None) -> acls.AccessControlPolicy | None:
+    """The ACL a write or CreateBucket asks for (x-amz-acl or x-amz-grant-*), if any."""
+    return acls.acl_from_request(ctx.req.headers if headers is None else headers, owner, bucket_owner,
+                                 bucket=bucket, resolve_id=resolver(ctx))
+
+
+def _object_extra(ctx: Ctx, access: BucketAccess, headers: Mapping[str, str]) -> dict:
+    """Owner and ACL of the object a write creates, after S3's Object Ownership and
+    BlockPublicAcls checks of the ACL it asks for."""
+    account = ctx.access.account
+    writer = acls.Owner(account.canonical_id, account.display_name) if account else ANONYMOUS_OWNER
+    requested = requested_acl(ctx, writer, access.owner, headers=headers)
+    acls.check_write_acl(access.ownership, requested, access.owner, headers)
+    check_acl_write(requested, access)
+    owner = acls.object_owner(access.ownership, writer, access.owner, headers.get("x-amz-acl"))
+    extra: dict = {OBJECT_OWNER: [owner.id, owner.display_name]}
+    if requested is not None and access.ownership != acls.BUCKET_OWNER_ENFORCED:
+        extra[ACL] = acls.render_acl_xml(acls.AccessControlPolicy(owner, requested.grants)).decode()
+    return extra
+
+
+def object_access(access: BucketAccess, extra: Mapping) -> ObjectAccess:
+    stored = extra.get(OBJECT_OWNER)
+    owner = acls.Owner(stored[0], stored[1]) if stored else access.owner
+    text = extra.get(ACL)
+    return ObjectAccess(owner, parse_stored_acl(text) if text else None)
+
+
 def bucket_access(ctx: Ctx, info: BucketInfo) -> BucketAccess:
     owner = owner_of(ctx, info)
     text = info.config.get(POLICY)
     pab = info.config.get(PUBLIC_ACCESS_BLOCK)
+    acl_text = info.config.get(ACL)
     return BucketAccess(
+        acl=parse_stored_acl(acl_text) if acl_text else None,
         owner=acls.Owner(owner.canonical_id, owner.display_name),
         owner_account=owner.account_id,
         policy=_policy(info.name, text) if text else None,
@@ -136,12 +192,25 @@ def _copy_source(ctx: Ctx) -> tuple[str, str, str | None] | None:
     return bucket, key, version
 
 
-def _run(ctx: Ctx, checks: list[Check], infos: dict[str, BucketInfo]) -> None:
+def _run(ctx: Ctx, checks: list[Check], infos: dict[str, BucketInfo], obj: ObjectAccess | None = None) -> None:
     who = ctx.access
     for c in checks:
         bucket_name = c.resource[len("arn:aws:s3:::"):].partition("/")[0]
         rc = request_context(who.principal, c.action, c.resource, who.facts)
-        require(c, rc, bucket_access(ctx, infos[bucket_name]))
+        require(c, rc, bucket_access(ctx, infos[bucket_name]), None if c.source else obj)
+
+
+async def _existing(ctx: Ctx, access: BucketAccess) -> ObjectAccess | None:
+    """The object a read names, for its owner and ACL (only where ACLs apply: with
+    BucketOwnerEnforced the bucket's owner owns everything). None if it cannot be read:
+    the handler then gives S3's error for it, once authorized on the bucket's terms."""
+    if access.ownership == acls.BUCKET_OWNER_ENFORCED:
+        return None
+    try:
+        meta = await ctx.state.store.head(ctx.bucket, ctx.key, ctx.req.query.get("versionId"))
+    except S3Error:
+        return None
+    return object_access(access, meta.extra)
 
 
 async def authorize(ctx: Ctx, operation: str | None) -> None:
@@ -167,9 +236,13 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
             infos[source[0]] = await store.bucket(source[0])
     checks = required(operation, ctx.bucket, ctx.key or None, version_id=ctx.req.query.get("versionId"),
                       source=source)
-    _run(ctx, checks, infos)
+    obj = None
+    if operation in _OBJECT_READS:
+        obj = await _existing(ctx, bucket_access(ctx, infos[ctx.bucket]))
+    _run(ctx, checks, infos, obj)
     if operation in _SSEC_WRITES:
         defaults.check_ssec_write(infos[ctx.bucket].config.get("encryption"), _SSEC_HEADER in ctx.req.headers)
+        ctx.access.object_extra.update(_object_extra(ctx, bucket_access(ctx, infos[ctx.bucket]), ctx.req.headers))
 
 
 async def check(ctx: Ctx, operation: str, key: str, version_id: str | None = None, *,
@@ -182,4 +255,7 @@ async def check(ctx: Ctx, operation: str, key: str, version_id: str | None = Non
         info = await ctx.state.store.bucket(ctx.bucket)
     _run(ctx, required(operation, ctx.bucket, key, version_id=version_id), {ctx.bucket: info})
     if operation in _SSEC_WRITES:
-        defaults.check_ssec_write(info.config.get("encryption"), _SSEC_HEADER in ctx.access.facts.headers)
+        headers = ctx.access.facts.headers
+        defaults.check_ssec_write(info.config.get("encryption"), _SSEC_HEADER in headers)
+        acl_field = {"x-amz-acl": headers["acl"]} if "acl" in headers else {}   # POST's form field
+        ctx.access.object_extra.update(_object_extra(ctx, bucket_access(ctx, info), {**headers, **acl_field}))

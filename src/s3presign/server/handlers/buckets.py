@@ -59,6 +59,10 @@ async def create_bucket(ctx: Ctx) -> Response:
         raise S3Error("NotImplemented", elements={"Header": "x-amz-bucket-object-lock-enabled"})
     settings = defaults.new_bucket(ctx.state.config.new_bucket_defaults,
                                    {"x-amz-object-ownership": acls.ownership_header(ctx.req.headers) or ""})
+    me = ctx.access.account
+    owner = acls.Owner(me.canonical_id, me.display_name)
+    requested = authz.requested_acl(ctx, owner, bucket=True)
+    acls.check_create_bucket_acl(settings.object_ownership, requested)
     constraint = _location_constraint(await ctx.read_body(64 * 1024))
     region = ctx.state.config.region
     if region == "us-east-1":
@@ -69,7 +73,6 @@ async def create_bucket(ctx: Ctx) -> Response:
     elif constraint != region:
         raise S3Error("IllegalLocationConstraintException", constraint=constraint or "unspecified")
     store = ctx.state.store
-    me = ctx.access.account
     if not await store.create_bucket(ctx.bucket, region):
         if authz.owner_of(ctx, await store.bucket(ctx.bucket)).canonical_id != me.canonical_id:
             raise S3Error("BucketAlreadyExists", elements={"BucketName": ctx.bucket})
@@ -78,6 +81,8 @@ async def create_bucket(ctx: Ctx) -> Response:
         return Response(200).header("Location", f"/{ctx.bucket}")
     await store.set_bucket_config(ctx.bucket, authz.OWNER, authz.owner_record(me))
     await store.set_bucket_config(ctx.bucket, authz.OWNERSHIP, settings.object_ownership)
+    if requested is not None and not requested.is_private:
+        await store.set_bucket_config(ctx.bucket, authz.ACL, acls.render_acl_xml(requested).decode())
     if settings.public_access_block is not None:
         await store.set_bucket_config(ctx.bucket, authz.PUBLIC_ACCESS_BLOCK, asdict(settings.public_access_block))
     if settings.blocked_encryption_types:

@@ -49,6 +49,7 @@ async def put_object(ctx: Ctx) -> Response:
         if name in headers:
             raise S3Error("NotImplemented", elements={"Header": name})
     content_type, stored, user, extra = stored_headers(headers)
+    extra.update(ctx.access.object_extra)  # owner and ACL
     info = await state.store.bucket(ctx.bucket)  # NoSuchBucket before the body is read
     sse = parse_write_sse(
         headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,

@@ -97,6 +97,7 @@ async def post_object(ctx: Ctx) -> Response:
     check_key(key)
     await authz.check(ctx, "PostObject", key, post=True, info=info, fields=form)
     content_type, stored, user, extra = stored_headers(form)
+    extra.update(ctx.access.object_extra)  # owner and ACL
     sse = parse_write_sse(form, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
                           signature_version=auth.signature_version)
     writer = state.encryption.begin_write(sse, default_sse(info), bucket=ctx.bucket, key=key,
