@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from s3presign.core.errors import PresignError
 from s3presign.core.presign import check_bucket_name
 from s3presign.core.s3errors import S3Error
-from s3presign.server.handlers import acl, buckets, copy, cors, multipart, objects, ownership, policy, post
+from s3presign.server.handlers import acl, buckets, copy, cors, multipart, objects, ownership, policy, post, tagging
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response
 
@@ -68,6 +68,11 @@ ROUTES: dict[tuple[str, str, str], tuple[Handler, str]] = {
     ("bucket", "GET", "acl"): (acl.get_bucket_acl, "GetBucketAcl"),
     ("object", "GET", "acl"): (acl.get_object_acl, "GetObjectAcl"),
     ("object", "GET", "acl&versionId"): (acl.get_object_acl, "GetObjectAcl"),
+    ("bucket", "PUT", "tagging"): (tagging.put_bucket_tagging, "PutBucketTagging"),
+    ("bucket", "GET", "tagging"): (tagging.get_bucket_tagging, "GetBucketTagging"),
+    ("bucket", "DELETE", "tagging"): (tagging.delete_bucket_tagging, "DeleteBucketTagging"),
+    ("object", "GET", "tagging"): (tagging.get_object_tagging, "GetObjectTagging"),
+    ("object", "GET", "tagging&versionId"): (tagging.get_object_tagging, "GetObjectTagging"),
     ("bucket", "PUT", "ownershipControls"): (ownership.put_ownership_controls, "PutBucketOwnershipControls"),
     ("bucket", "GET", "ownershipControls"): (ownership.get_ownership_controls, "GetBucketOwnershipControls"),
     ("bucket", "DELETE", "ownershipControls"): (ownership.delete_ownership_controls, "DeleteBucketOwnershipControls"),

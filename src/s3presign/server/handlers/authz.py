@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from s3presign.core.s3errors import S3Error
 from s3presign.server.access import acl as acls
-from s3presign.server.access import defaults
+from s3presign.server.access import defaults, tagging
 from s3presign.server.access.actions import Check, required
 from s3presign.server.access.authorize import BucketAccess, ObjectAccess, PublicAccessBlock, check_acl_write, require
 from s3presign.server.access.context import AUTH_HEADER, AUTH_POST, AUTH_QUERY, RequestFacts, request_context
@@ -34,6 +34,7 @@ POLICY = "policy"               # the policy text as put
 OWNERSHIP = "ownership"         # Object Ownership setting
 PUBLIC_ACCESS_BLOCK = "public_access_block"   # {"block_public_acls": bool, ...}
 ACL = "acl"                     # the AccessControlPolicy XML (none: private to the owner)
+TAGS = "tags"                   # ObjectMeta.extra and BucketInfo.config: {key: value}
 OBJECT_OWNER = "owner"          # ObjectMeta.extra: [canonical id, display name] of the object's owner
 
 # The owner S3 gives an object an anonymous request writes (ObjectWriter buckets).
@@ -48,7 +49,7 @@ _IN_HANDLER = frozenset({"DeleteObjects", "PostObject"})
 _SSEC_WRITES = frozenset({"PutObject", "PostObject", "CopyObject", "CreateMultipartUpload"})
 _SSEC_HEADER = "x-amz-server-side-encryption-customer-algorithm"
 # Operations decided by the existing object's owner and ACL (where ACLs apply).
-_OBJECT_READS = frozenset({"GetObject", "HeadObject", "GetObjectAcl"})
+_OBJECT_READS = frozenset({"GetObject", "HeadObject", "GetObjectAcl", "GetObjectTagging"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +143,21 @@ def requested_acl(ctx: Ctx, owner: acls.Owner, bucket_owner: acls.Owner | None =
                                  bucket=bucket, resolve_id=resolver(ctx))
 
 
+def _object_tags(operation: str, headers: Mapping[str, str]) -> dict[str, str] | None:
+    """The tags a write sets (None: a copy that keeps its source's). POST's ``tagging``
+    field is a Tagging document; the headers' x-amz-tagging is URL-encoded."""
+    if operation == "PostObject":
+        field_text = headers.get("tagging")
+        return tagging.parse_tagging_xml(field_text.encode()) if field_text else {}
+    replace = operation != "CopyObject" or tagging.tagging_directive(headers) == "REPLACE"
+    if not replace:
+        return None
+    value = headers.get("x-amz-tagging")
+    return tagging.parse_tagging_header(value) if value else {}
+
+
 def _object_extra(ctx: Ctx, access: BucketAccess, headers: Mapping[str, str]) -> dict:
-    """Owner and ACL of the object a write creates, after S3's Object Ownership and
+    """Owner, ACL and tags of the object a write creates, after S3's Object Ownership and
     BlockPublicAcls checks of the ACL it asks for."""
     account = ctx.access.account
     writer = acls.Owner(account.canonical_id, account.display_name) if account else ANONYMOUS_OWNER
@@ -152,6 +166,9 @@ def _object_extra(ctx: Ctx, access: BucketAccess, headers: Mapping[str, str]) ->
     check_acl_write(requested, access)
     owner = acls.object_owner(access.ownership, writer, access.owner, headers.get("x-amz-acl"))
     extra: dict = {OBJECT_OWNER: [owner.id, owner.display_name]}
+    tags = _object_tags(ctx.operation or "", headers)
+    if tags is not None:
+        extra[TAGS] = tags
     if requested is not None and access.ownership != acls.BUCKET_OWNER_ENFORCED:
         extra[ACL] = acls.render_acl_xml(acls.AccessControlPolicy(owner, requested.grants)).decode()
     return extra
@@ -234,8 +251,11 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
             return
         if source[0] not in infos:
             infos[source[0]] = await store.bucket(source[0])
+    headers = ctx.req.headers
+    needs = frozenset(({"acl"} if "x-amz-acl" in headers or any(h in headers for h in acls.GRANT_HEADERS) else set())
+                      | ({"tagging"} if "x-amz-tagging" in headers else set()))
     checks = required(operation, ctx.bucket, ctx.key or None, version_id=ctx.req.query.get("versionId"),
-                      source=source)
+                      source=source, facts=needs)
     obj = None
     if operation in _OBJECT_READS:
         obj = await _existing(ctx, bucket_access(ctx, infos[ctx.bucket]))

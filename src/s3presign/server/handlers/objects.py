@@ -86,6 +86,8 @@ def _object_headers(resp: Response, meta: ObjectMeta, query: dict[str, str]) -> 
     storage_class = meta.extra.get("storage_class")
     if storage_class:
         resp.header("x-amz-storage-class", storage_class)
+    if meta.extra.get("tags"):
+        resp.header("x-amz-tagging-count", str(len(meta.extra["tags"])))
 
 
 def _reader(ctx: Ctx, meta: ObjectMeta, customer_key: CustomerKey | None) -> ObjectReader:
