@@ -617,6 +617,11 @@ ERRORS: dict[str, ErrorSpec] = {
     ),
     "InvalidCannedAcl": ErrorSpec(400, "InvalidArgument", ""),
     "AclOwnerMismatch": ErrorSpec(403, "AccessDenied", "Access Denied"),
+    "ObjectAttributesMissing": ErrorSpec(
+        400, "InvalidArgument",
+        "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty",
+    ),
+    "ObjectAttributesInvalid": ErrorSpec(400, "InvalidArgument", "Invalid attribute name specified."),
     "UnexpectedContent": ErrorSpec(400, "UnexpectedContent", "This request does not support content"),
     "MissingSecurityHeader": ErrorSpec(400, "MissingSecurityHeader", "Your request was missing a required header"),
     "AccessControlListNotSupported": ErrorSpec(

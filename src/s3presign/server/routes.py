@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from s3presign.core.errors import PresignError
 from s3presign.core.presign import check_bucket_name
 from s3presign.core.s3errors import S3Error
-from s3presign.server.handlers import acl, buckets, copy, cors, multipart, objects, ownership, policy, post, tagging
+from s3presign.server.handlers import acl, attributes, buckets, copy, cors, multipart, objects, ownership, policy, post, tagging
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response
 
@@ -71,6 +71,8 @@ ROUTES: dict[tuple[str, str, str], tuple[Handler, str]] = {
     ("bucket", "PUT", "tagging"): (tagging.put_bucket_tagging, "PutBucketTagging"),
     ("bucket", "GET", "tagging"): (tagging.get_bucket_tagging, "GetBucketTagging"),
     ("bucket", "DELETE", "tagging"): (tagging.delete_bucket_tagging, "DeleteBucketTagging"),
+    ("object", "GET", "attributes"): (attributes.get_object_attributes, "GetObjectAttributes"),
+    ("object", "GET", "attributes&versionId"): (attributes.get_object_attributes, "GetObjectAttributes"),
     ("object", "GET", "tagging"): (tagging.get_object_tagging, "GetObjectTagging"),
     ("object", "GET", "tagging&versionId"): (tagging.get_object_tagging, "GetObjectTagging"),
     ("bucket", "PUT", "ownershipControls"): (ownership.put_ownership_controls, "PutBucketOwnershipControls"),

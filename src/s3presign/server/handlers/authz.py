@@ -49,7 +49,7 @@ _IN_HANDLER = frozenset({"DeleteObjects", "PostObject"})
 _SSEC_WRITES = frozenset({"PutObject", "PostObject", "CopyObject", "CreateMultipartUpload"})
 _SSEC_HEADER = "x-amz-server-side-encryption-customer-algorithm"
 # Operations decided by the existing object's owner and ACL (where ACLs apply).
-_OBJECT_READS = frozenset({"GetObject", "HeadObject", "GetObjectAcl", "GetObjectTagging"})
+_OBJECT_READS = frozenset({"GetObject", "HeadObject", "GetObjectAcl", "GetObjectTagging", "GetObjectAttributes"})
 
 
 @dataclass(frozen=True, slots=True)
