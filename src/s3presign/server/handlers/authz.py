@@ -252,8 +252,8 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
         if source[0] not in infos:
             infos[source[0]] = await store.bucket(source[0])
     headers = ctx.req.headers
-    needs = frozenset(({"acl"} if "x-amz-acl" in headers or any(h in headers for h in acls.GRANT_HEADERS) else set())
-                      | ({"tagging"} if "x-amz-tagging" in headers else set()))
+    # tags at write need s3:PutObjectTagging; an ACL at write is decided by the write's own grant
+    needs = frozenset({"tagging"} if "x-amz-tagging" in headers else ())
     checks = required(operation, ctx.bucket, ctx.key or None, version_id=ctx.req.query.get("versionId"),
                       source=source, facts=needs)
     obj = None
