@@ -4,6 +4,8 @@ speaks its real protocol, and each source's URLs used against the real server
 
 from __future__ import annotations
 
+import uuid
+
 import hashlib
 import json
 import os
@@ -46,8 +48,12 @@ def env_for(home, **extra):
 
 def works(endpoint, creds, bucket=None):
     """A URL signed with ``creds`` reads an object from the real server."""
-    bucket = bucket or new_bucket(endpoint)
-    endpoint.client().put_object(Bucket=bucket, Key="hello.txt", Body=b"hello")
+    # the signer's own bucket: another account's would refuse it (403)
+    owner = endpoint.client(creds=(creds.access_key, creds.secret_key, creds.session_token))
+    if bucket is None:
+        bucket = f"g-{uuid.uuid4().hex[:16]}"
+        owner.create_bucket(Bucket=bucket)
+    owner.put_object(Bucket=bucket, Key="hello.txt", Body=b"hello")
     presigner = Presigner(creds, endpoint.region, endpoint_url=endpoint.url, addressing_style="path")
     request = presigner.presign("GET", bucket, "hello.txt", expires_in="1h")
     response = httpx.get(request.url, headers=request.headers, timeout=30)
@@ -304,12 +310,17 @@ def test_long_upload_refreshes_credentials(http_endpoint, home, standin, tmp_pat
     path = tmp_path / "big.bin"
     path.write_bytes(os.urandom(11 * 1024 * 1024))
     bucket = new_bucket(http_endpoint)
+    # the refreshed keys are another account's: the bucket's owner lets it upload
+    http_endpoint.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+        "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
     presigner = Presigner(creds, http_endpoint.region, endpoint_url=http_endpoint.url, addressing_style="path")
     with httpx.Client(timeout=60) as client:
         done = multipart_upload(client, presigner, bucket, "big.bin", str(path), part_size=5 * 1024 * 1024,
                                 concurrency=1, progress=False)
     assert done.parts == 3 and len(standin.calls) - calls >= 4  # 3 parts + complete
-    got = http_endpoint.client().get_object(Bucket=bucket, Key="big.bin")["Body"].read()
+    reader = http_endpoint.client(creds=(creds.access_key, creds.secret_key, creds.session_token))  # its owner (ObjectWriter)
+    got = reader.get_object(Bucket=bucket, Key="big.bin")["Body"].read()
     assert got == path.read_bytes()
 
 

@@ -24,6 +24,9 @@ def test_demo_passes_every_cell_and_cleans_up(cli, tmp_path):
     assert text.count("PASS: allowed") == 9 and text.count("PASS: refused") == 3
     assert "FAIL" not in text
     assert "400 InvalidArgument" in text  # the server's refusal of a forced SigV2 KMS request
+    # the bucket had AWS's current defaults: SSE-C refused, then unblocked by its owner
+    assert "New Amazon S3 buckets block SSE-C writes (since April 2026)" in text
+    assert "got 403 AccessDenied" in text and "BlockedEncryptionTypes NONE" in text
     assert list(scratch.iterdir()) == []  # nothing left behind
 
 

@@ -31,6 +31,7 @@ from s3presign.core.presign import Presigner
 
 MAIN = ("AKIDMAINUSER0000", "main/secret+key")
 TOKEN_USER = ("AKIDTOKENUSER000", "token-secret", "session-token-value")
+OTHER = ("AKIDOTHERUSER000", "other/secret+key")  # a second account, for access control
 CREDENTIALS_FILE = f"""
 [main]
 aws_access_key_id = {MAIN[0]}
@@ -40,6 +41,10 @@ aws_secret_access_key = {MAIN[1]}
 aws_access_key_id = {TOKEN_USER[0]}
 aws_secret_access_key = {TOKEN_USER[1]}
 aws_session_token = {TOKEN_USER[2]}
+
+[other]
+aws_access_key_id = {OTHER[0]}
+aws_secret_access_key = {OTHER[1]}
 """
 
 
@@ -135,6 +140,10 @@ def start_server(data_dir: Path, *args: str, env: dict | None = None, credential
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "s3presign", "serve", "--port", "0", "--data-dir", str(data_dir),
             "--region", region, *args]
+    if "--new-bucket-defaults" not in args:
+        # the suite writes SSE-C everywhere: AWS's current defaults (SSE-C blocked) are
+        # tested by servers that ask for them (tests/server/test_access_defaults.py)
+        argv += ["--new-bucket-defaults", "legacy"]
     if credentials:
         creds_file = data_dir.parent / f"{data_dir.name}-credentials"
         creds_file.write_text(CREDENTIALS_FILE)

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import hashlib
 import time
+import uuid
 from unittest import mock
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -328,8 +329,10 @@ def test_v2_query_leaves_ssec_key_to_the_user(endpoint, bucket):
 # --- who may ask ---------------------------------------------------------------------------
 
 
-def test_session_tokens_are_verified(endpoint, bucket):
+def test_session_tokens_are_verified(endpoint):
     with_token = endpoint.client(creds=TOKEN_USER)
+    bucket = f"t-{uuid.uuid4().hex[:16]}"
+    with_token.create_bucket(Bucket=bucket)  # its own: another account's bucket would refuse it
     with_token.put_object(Bucket=bucket, Key="t", Body=BODY)
     with pytest.raises(ClientError) as missing:
         endpoint.client(creds=TOKEN_USER[:2]).get_object(Bucket=bucket, Key="t")

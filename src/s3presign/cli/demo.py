@@ -58,6 +58,8 @@ def demo(keep: bool, port: int) -> None:
             row.append(f"[{style}]{'PASS' if cell.passed else 'FAIL'}: {verdict}[/{style}]\n{cell.result}")
         table.add_row(*row)
     console.print(table)
+    for note in run.notes:
+        click.echo(note)
     click.echo("Why SigV2 refuses:")
     for mode, rule in SSE_TABLE.items():
         if not rule.sigv2:

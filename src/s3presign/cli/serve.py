@@ -150,6 +150,9 @@ def _start_console(address: str, policy: Path | None, scheme: str, host: str, po
               help="Use this 32-byte master key (raw, base64 or hex) instead of the data dir's.")
 @click.option("--allow-insecure-ssec", is_flag=True,
               help="Accept SSE-C keys over plain HTTP (S3 refuses them; for local tests only).")
+@click.option("--new-bucket-defaults", type=click.Choice(["current", "legacy"]), default="current", show_default=True,
+              help="Settings of new buckets: AWS's current ones (SSE-C writes blocked, ACLs disabled, Block Public "
+                   "Access on) or the pre-2023 ones, for suites written before the change.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="One line per request on stderr.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes serving the one port (use up to one per CPU core).")
@@ -201,7 +204,7 @@ def _start_console(address: str, policy: Path | None, scheme: str, host: str, po
 def serve(
     data_dir: Path | None, host: str, port: int, region: str, domain: str | None,
     tls_cert: Path | None, tls_key: Path | None, tls_self_signed: bool, credentials_file: Path | None,
-    master_key_file: Path | None, allow_insecure_ssec: bool, access_log: bool, workers: int,
+    master_key_file: Path | None, allow_insecure_ssec: bool, new_bucket_defaults: str, access_log: bool, workers: int,
     idle_timeout: float, header_timeout: float, body_timeout: float, send_timeout: float,
     max_connections: int | None, max_header_size: int, send_buffer: int,
     console_address: str | None = None, console_policy: Path | None = None,
@@ -259,7 +262,7 @@ def serve(
         config = ServerConfig(
             limits=limits,
             data_dir=directory, users=users, region=region, domain=domain,
-            allow_insecure_ssec=allow_insecure_ssec,
+            allow_insecure_ssec=allow_insecure_ssec, new_bucket_defaults=new_bucket_defaults,
             master_key=_master_key(master_key_file) if master_key_file else None,
             access_log=sys.stderr if access_log else None,
             metadata_url=metadata_url, blobs=blobs, gc_grace=gc_grace,

@@ -98,7 +98,6 @@ class Demo:
         self.url = self.server.url
         state = self.server.app.state
         self.storage = state.storage
-        self.storage.create_bucket(BUCKET, config.region)
         self.kms_arn = state.encryption.keys.create_key("s3presign demo key", KMS_ALIAS).arn
         self.customer_key = os.urandom(32)
         self.other_key = os.urandom(32)
@@ -106,6 +105,36 @@ class Demo:
         self.presigners = {
             v: Presigner(self.credentials, config.region, self.url, "path", v) for v in VERSIONS
         }
+        self.notes = self._bucket()
+
+    def _bucket(self) -> list[str]:
+        """Create the bucket as a client would: it gets AWS's current defaults, which block
+        SSE-C writes; show that, then unblock SSE-C as its owner would (PutBucketEncryption
+        with BlockedEncryptionTypes NONE) so the SSE-C rows can run."""
+        v4 = self.presigners["v4"]
+        created = self.http.put(v4.presign("PUT", BUCKET, None).url)
+        if created.status_code != 200:
+            raise DemoError(f"CreateBucket failed: {_error_of(created)}")
+        put = v4.presign("PUT", BUCKET, "blocked.bin", sse=SSE.customer())
+        refused = self.http.put(put.url, content=b"x", headers=put.headers_with_key(self.customer_key))
+        code, _ = _error_of(refused)
+        if (refused.status_code, code) != (403, "AccessDenied"):
+            raise DemoError(f"an SSE-C write to a new bucket was not refused: {refused.status_code} {code}")
+        body = (b'<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule>'
+                b"<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>"
+                b"</ApplyServerSideEncryptionByDefault><BlockedEncryptionTypes><EncryptionType>NONE"
+                b"</EncryptionType></BlockedEncryptionTypes></Rule></ServerSideEncryptionConfiguration>")
+        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+        unblock = v4.presign("PUT", BUCKET, None, query={"encryption": ""}, content_md5=md5)
+        done = self.http.put(unblock.url, content=body, headers=dict(unblock.headers))
+        if done.status_code != 200:
+            raise DemoError(f"PutBucketEncryption failed: {_error_of(done)}")
+        return [
+            "New Amazon S3 buckets block SSE-C writes (since April 2026): here too, an SSE-C PUT to the new "
+            f"bucket {BUCKET} got 403 AccessDenied.",
+            "The SSE-C rows ran after the bucket's owner unblocked SSE-C with PutBucketEncryption "
+            "(BlockedEncryptionTypes NONE); do the same on AWS before using SSE-C write URLs.",
+        ]
 
     def close(self) -> None:
         self.http.close()
@@ -253,6 +282,7 @@ class DemoRun:
     kms_arn: str
     access_key: str
     seconds: float
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -276,7 +306,7 @@ def run_demo(*, port: int = 0, keep: bool = False, on_cell: Callable[[Cell], Non
         finally:
             demo.close()
         return DemoRun(cells, demo.url, demo.data_dir, Path(demo.ca), demo.kms_arn, demo.credentials.access_key,
-                       time.perf_counter() - started)
+                       time.perf_counter() - started, demo.notes)
     finally:
         if not keep:
             shutil.rmtree(data_dir, ignore_errors=True)

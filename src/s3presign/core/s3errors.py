@@ -328,6 +328,12 @@ ERRORS: dict[str, ErrorSpec] = {
         "BucketAlreadyOwnedByYou",
         "Your previous request to create the named bucket succeeded and you already own it.",
     ),
+    "BucketAlreadyExists": ErrorSpec(
+        409,
+        "BucketAlreadyExists",
+        "The requested bucket name is not available. The bucket namespace is shared by all "
+        "users of the system. Please select a different name and try again.",
+    ),
     "BucketNotEmpty": ErrorSpec(
         409, "BucketNotEmpty", "The bucket you tried to delete is not empty"
     ),
@@ -611,6 +617,13 @@ ERRORS: dict[str, ErrorSpec] = {
     ),
     "InvalidCannedAcl": ErrorSpec(400, "InvalidArgument", ""),
     "AclOwnerMismatch": ErrorSpec(403, "AccessDenied", "Access Denied"),
+    "ObjectAttributesMissing": ErrorSpec(
+        400, "InvalidArgument",
+        "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty",
+    ),
+    "ObjectAttributesInvalid": ErrorSpec(400, "InvalidArgument", "Invalid attribute name specified."),
+    "UnexpectedContent": ErrorSpec(400, "UnexpectedContent", "This request does not support content"),
+    "MissingSecurityHeader": ErrorSpec(400, "MissingSecurityHeader", "Your request was missing a required header"),
     "AccessControlListNotSupported": ErrorSpec(
         400, "AccessControlListNotSupported", "The bucket does not allow ACLs"
     ),

@@ -31,7 +31,7 @@ from s3presign.server.config import ServerConfig
 from s3presign.server.encryption import Encryption
 from s3presign.server.handlers.context import Ctx, ServerState
 from s3presign.server.http import ClientDisconnected, Receive, Request, Response, Scope, Send
-from s3presign.server.handlers import cors
+from s3presign.server.handlers import authz, cors
 from s3presign.server.routes import SUBRESOURCES, resolve, split_path, unauthenticated, virtual_bucket
 from s3presign.server.metadata import MetadataUnavailable
 from s3presign.server.storage import Storage, open_storage
@@ -138,13 +138,17 @@ class S3App:
             raise S3Error("RequestHeaderSectionTooLarge", elements={"MaxSizeAllowed": limit})
         bucket_from_host = virtual_bucket(req.headers.get("host", ""), config.domain)
         target, bucket, key = split_path(req.raw_path, bucket_from_host)  # S3 parses the URI first
-        if unauthenticated(target, req.method, req.query_names):
-            auth = None  # a preflight, or a POST form with its own signed policy
-        else:
-            auth = authenticate(req, state.lookup, config.region, bucket_from_host)
-        handler = resolve(target, req.method, req.query_names, req.headers)
+        auth = None  # a preflight, a POST form with its own signed policy, or anonymous
+        if not unauthenticated(target, req.method, req.query_names):
+            try:
+                auth = authenticate(req, state.lookup, config.region, bucket_from_host)
+            except S3Error as err:
+                if err.name != "AnonymousDenied":  # no credentials at all: authorization decides
+                    raise
+        handler, operation = resolve(target, req.method, req.query_names, req.headers)
         ctx = Ctx(state, req, bucket, key)
         ctx.auth = auth
+        await authz.authorize(ctx, operation)
         return await handler(ctx)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -67,6 +67,7 @@ class ServerConfig:
     region: str = "us-east-1"
     domain: str | None = None
     allow_insecure_ssec: bool = False
+    new_bucket_defaults: str = "current"   # access.defaults.DEFAULTS: "current" or "legacy"
     master_key: bytes | None = None
     access_log: TextIO | None = field(default=sys.stderr, repr=False)
     limits: Limits = field(default_factory=Limits)
@@ -98,6 +99,8 @@ class ServerConfig:
             self.domain = self.domain.lower().rstrip(".")
             if not _DOMAIN.match(self.domain):
                 raise ConfigError(f"invalid --domain {self.domain!r}; use a host name such as s3.local")
+        if self.new_bucket_defaults not in ("current", "legacy"):
+            raise ConfigError(f"invalid new-bucket defaults {self.new_bucket_defaults!r}; use current or legacy")
         if not self.users:
             raise ConfigError("no users: give --credentials FILE or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 

@@ -1,6 +1,6 @@
 """Which handler serves a request: the routing rules, as data.
 
-A route is (target, method, sub-resources), where target is "service",
+A route is (target, method, sub-resources) -> (handler, operation), where target is "service",
 "bucket" or "object" and the sub-resources are the S3 sub-resource names in
 the query, sorted and joined with "&" ("" for none). An object PUT carrying
 x-amz-copy-source is a copy (CopyObject, UploadPartCopy): its sub-resources
@@ -17,49 +17,70 @@ from urllib.parse import unquote
 from s3presign.core.errors import PresignError
 from s3presign.core.presign import check_bucket_name
 from s3presign.core.s3errors import S3Error
-from s3presign.server.handlers import buckets, copy, cors, multipart, objects, post
+from s3presign.server.handlers import acl, attributes, buckets, copy, cors, multipart, objects, ownership, policy, post, tagging
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response
 
 Handler = Callable[[Ctx], Awaitable[Response]]
 
-ROUTES: dict[tuple[str, str, str], Handler] = {
-    ("service", "GET", ""): buckets.list_buckets,
-    ("bucket", "PUT", ""): buckets.create_bucket,
-    ("bucket", "HEAD", ""): buckets.head_bucket,
-    ("bucket", "DELETE", ""): buckets.delete_bucket,
-    ("bucket", "GET", ""): buckets.list_objects,
-    ("bucket", "GET", "location"): buckets.get_bucket_location,
-    ("bucket", "PUT", "encryption"): buckets.put_bucket_encryption,
-    ("bucket", "GET", "encryption"): buckets.get_bucket_encryption,
-    ("bucket", "DELETE", "encryption"): buckets.delete_bucket_encryption,
-    ("bucket", "GET", "versioning"): buckets.get_bucket_versioning,
-    ("bucket", "PUT", "versioning"): buckets.put_bucket_versioning,
-    ("bucket", "GET", "versions"): buckets.list_object_versions,
-    ("bucket", "POST", "delete"): objects.delete_objects,
-    ("object", "PUT", ""): objects.put_object,
-    ("object", "PUT", "+copy"): copy.copy_object,
-    ("object", "GET", ""): objects.get_object,
-    ("object", "HEAD", ""): objects.get_object,
-    ("object", "DELETE", ""): objects.delete_object,
-    ("object", "GET", "versionId"): objects.get_object,
-    ("object", "HEAD", "versionId"): objects.get_object,
-    ("object", "DELETE", "versionId"): objects.delete_object,
-    ("object", "GET", "partNumber"): objects.get_object,
-    ("object", "HEAD", "partNumber"): objects.get_object,
-    ("object", "GET", "partNumber&versionId"): objects.get_object,
-    ("object", "HEAD", "partNumber&versionId"): objects.get_object,
-    ("bucket", "GET", "uploads"): multipart.list_uploads,
-    ("object", "POST", "uploads"): multipart.create_upload,
-    ("object", "PUT", "partNumber&uploadId"): multipart.upload_part,
-    ("object", "PUT", "partNumber&uploadId+copy"): copy.upload_part_copy,
-    ("object", "POST", "uploadId"): multipart.complete_upload,
-    ("object", "DELETE", "uploadId"): multipart.abort_upload,
-    ("object", "GET", "uploadId"): multipart.list_parts,
-    ("bucket", "POST", ""): post.post_object,
-    ("bucket", "PUT", "cors"): cors.put_bucket_cors,
-    ("bucket", "GET", "cors"): cors.get_bucket_cors,
-    ("bucket", "DELETE", "cors"): cors.delete_bucket_cors,
+ROUTES: dict[tuple[str, str, str], tuple[Handler, str]] = {
+    ("service", "GET", ""): (buckets.list_buckets, "ListBuckets"),
+    ("bucket", "PUT", ""): (buckets.create_bucket, "CreateBucket"),
+    ("bucket", "HEAD", ""): (buckets.head_bucket, "HeadBucket"),
+    ("bucket", "DELETE", ""): (buckets.delete_bucket, "DeleteBucket"),
+    ("bucket", "GET", ""): (buckets.list_objects, "ListObjects"),
+    ("bucket", "GET", "location"): (buckets.get_bucket_location, "GetBucketLocation"),
+    ("bucket", "PUT", "encryption"): (buckets.put_bucket_encryption, "PutBucketEncryption"),
+    ("bucket", "GET", "encryption"): (buckets.get_bucket_encryption, "GetBucketEncryption"),
+    ("bucket", "DELETE", "encryption"): (buckets.delete_bucket_encryption, "DeleteBucketEncryption"),
+    ("bucket", "GET", "versioning"): (buckets.get_bucket_versioning, "GetBucketVersioning"),
+    ("bucket", "PUT", "versioning"): (buckets.put_bucket_versioning, "PutBucketVersioning"),
+    ("bucket", "GET", "versions"): (buckets.list_object_versions, "ListObjectVersions"),
+    ("bucket", "POST", "delete"): (objects.delete_objects, "DeleteObjects"),
+    ("object", "PUT", ""): (objects.put_object, "PutObject"),
+    ("object", "PUT", "+copy"): (copy.copy_object, "CopyObject"),
+    ("object", "GET", ""): (objects.get_object, "GetObject"),
+    ("object", "HEAD", ""): (objects.get_object, "HeadObject"),
+    ("object", "DELETE", ""): (objects.delete_object, "DeleteObject"),
+    ("object", "GET", "versionId"): (objects.get_object, "GetObject"),
+    ("object", "HEAD", "versionId"): (objects.get_object, "HeadObject"),
+    ("object", "DELETE", "versionId"): (objects.delete_object, "DeleteObject"),
+    ("object", "GET", "partNumber"): (objects.get_object, "GetObject"),
+    ("object", "HEAD", "partNumber"): (objects.get_object, "HeadObject"),
+    ("object", "GET", "partNumber&versionId"): (objects.get_object, "GetObject"),
+    ("object", "HEAD", "partNumber&versionId"): (objects.get_object, "HeadObject"),
+    ("bucket", "GET", "uploads"): (multipart.list_uploads, "ListMultipartUploads"),
+    ("object", "POST", "uploads"): (multipart.create_upload, "CreateMultipartUpload"),
+    ("object", "PUT", "partNumber&uploadId"): (multipart.upload_part, "UploadPart"),
+    ("object", "PUT", "partNumber&uploadId+copy"): (copy.upload_part_copy, "UploadPartCopy"),
+    ("object", "POST", "uploadId"): (multipart.complete_upload, "CompleteMultipartUpload"),
+    ("object", "DELETE", "uploadId"): (multipart.abort_upload, "AbortMultipartUpload"),
+    ("object", "GET", "uploadId"): (multipart.list_parts, "ListParts"),
+    ("bucket", "POST", ""): (post.post_object, "PostObject"),
+    ("bucket", "PUT", "cors"): (cors.put_bucket_cors, "PutBucketCors"),
+    ("bucket", "GET", "cors"): (cors.get_bucket_cors, "GetBucketCors"),
+    ("bucket", "DELETE", "cors"): (cors.delete_bucket_cors, "DeleteBucketCors"),
+    ("bucket", "PUT", "policy"): (policy.put_bucket_policy, "PutBucketPolicy"),
+    ("bucket", "GET", "policy"): (policy.get_bucket_policy, "GetBucketPolicy"),
+    ("bucket", "DELETE", "policy"): (policy.delete_bucket_policy, "DeleteBucketPolicy"),
+    ("bucket", "GET", "policyStatus"): (policy.get_bucket_policy_status, "GetBucketPolicyStatus"),
+    ("bucket", "PUT", "acl"): (acl.put_bucket_acl, "PutBucketAcl"),
+    ("bucket", "GET", "acl"): (acl.get_bucket_acl, "GetBucketAcl"),
+    ("object", "GET", "acl"): (acl.get_object_acl, "GetObjectAcl"),
+    ("object", "GET", "acl&versionId"): (acl.get_object_acl, "GetObjectAcl"),
+    ("bucket", "PUT", "tagging"): (tagging.put_bucket_tagging, "PutBucketTagging"),
+    ("bucket", "GET", "tagging"): (tagging.get_bucket_tagging, "GetBucketTagging"),
+    ("bucket", "DELETE", "tagging"): (tagging.delete_bucket_tagging, "DeleteBucketTagging"),
+    ("object", "GET", "attributes"): (attributes.get_object_attributes, "GetObjectAttributes"),
+    ("object", "GET", "attributes&versionId"): (attributes.get_object_attributes, "GetObjectAttributes"),
+    ("object", "GET", "tagging"): (tagging.get_object_tagging, "GetObjectTagging"),
+    ("object", "GET", "tagging&versionId"): (tagging.get_object_tagging, "GetObjectTagging"),
+    ("bucket", "PUT", "ownershipControls"): (ownership.put_ownership_controls, "PutBucketOwnershipControls"),
+    ("bucket", "GET", "ownershipControls"): (ownership.get_ownership_controls, "GetBucketOwnershipControls"),
+    ("bucket", "DELETE", "ownershipControls"): (ownership.delete_ownership_controls, "DeleteBucketOwnershipControls"),
+    ("bucket", "PUT", "publicAccessBlock"): (ownership.put_public_access_block, "PutPublicAccessBlock"),
+    ("bucket", "GET", "publicAccessBlock"): (ownership.get_public_access_block, "GetPublicAccessBlock"),
+    ("bucket", "DELETE", "publicAccessBlock"): (ownership.delete_public_access_block, "DeletePublicAccessBlock"),
 }
 
 # Every query name that selects an S3 operation. One that has no row above is
@@ -75,10 +96,13 @@ SUBRESOURCES = frozenset({
 _RESOURCE_TYPE = {"service": "SERVICE", "bucket": "BUCKET", "object": "OBJECT"}
 
 
-def resolve(target: str, method: str, query_names: Iterable[str], headers: Mapping[str, str] | None = None) -> Handler:
-    """The handler for a request, or S3's NotImplemented / MethodNotAllowed."""
+def resolve(target: str, method: str, query_names: Iterable[str],
+            headers: Mapping[str, str] | None = None) -> tuple[Handler, str | None]:
+    """(handler, S3 operation name) of a request, or S3's NotImplemented / MethodNotAllowed.
+    The operation names the row of access.actions.OPERATIONS that authorizes it; a CORS
+    preflight has none (it is not an S3 operation and is never authorized)."""
     if method == "OPTIONS":  # a CORS preflight, whatever the URL names
-        return cors.preflight
+        return cors.preflight, None
     subs = "&".join(sorted({n for n in query_names if n in SUBRESOURCES})) if query_names else ""
     if method == "PUT" and target == "object" and headers is not None and "x-amz-copy-source" in headers:
         subs += "+copy"

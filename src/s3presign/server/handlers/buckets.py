@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import asdict
 from urllib.parse import quote_plus
 
 from s3presign.core.s3errors import S3Error
 from s3presign.server import sse, xml
+from s3presign.server.access import acl as acls
+from s3presign.server.access import defaults
+from s3presign.server.handlers import authz
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response, iso_date
 from s3presign.server.handlers.common import count_param
@@ -29,10 +33,12 @@ def _owner(ctx: Ctx) -> str:
 
 
 async def list_buckets(ctx: Ctx) -> Response:
+    """The caller's buckets only, as on S3."""
+    me = ctx.access.account.canonical_id
     buckets = [
         xml.tree("Bucket", xml.el("Name", b.name), xml.el("CreationDate", iso_date(b.created)),
                  xml.el("BucketRegion", b.region))
-        for b in await ctx.state.store.list_buckets()
+        for b in await ctx.state.store.list_buckets() if authz.owner_of(ctx, b).canonical_id == me
     ]
     return _xml("ListAllMyBucketsResult", [_owner(ctx), xml.tree("Buckets", *buckets)])
 
@@ -51,6 +57,12 @@ async def create_bucket(ctx: Ctx) -> Response:
     bucket there succeeds, as on S3); every other region requires its own name."""
     if ctx.req.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
         raise S3Error("NotImplemented", elements={"Header": "x-amz-bucket-object-lock-enabled"})
+    settings = defaults.new_bucket(ctx.state.config.new_bucket_defaults,
+                                   {"x-amz-object-ownership": acls.ownership_header(ctx.req.headers) or ""})
+    me = ctx.access.account
+    owner = acls.Owner(me.canonical_id, me.display_name)
+    requested = authz.requested_acl(ctx, owner, bucket=True)
+    acls.check_create_bucket_acl(settings.object_ownership, requested)
     constraint = _location_constraint(await ctx.read_body(64 * 1024))
     region = ctx.state.config.region
     if region == "us-east-1":
@@ -60,8 +72,22 @@ async def create_bucket(ctx: Ctx) -> Response:
             raise S3Error("IllegalLocationConstraintException", constraint=constraint)
     elif constraint != region:
         raise S3Error("IllegalLocationConstraintException", constraint=constraint or "unspecified")
-    if not await ctx.state.store.create_bucket(ctx.bucket, region) and region != "us-east-1":
-        raise S3Error("BucketAlreadyOwnedByYou", elements={"BucketName": ctx.bucket})
+    store = ctx.state.store
+    if not await store.create_bucket(ctx.bucket, region):
+        if authz.owner_of(ctx, await store.bucket(ctx.bucket)).canonical_id != me.canonical_id:
+            raise S3Error("BucketAlreadyExists", elements={"BucketName": ctx.bucket})
+        if region != "us-east-1":
+            raise S3Error("BucketAlreadyOwnedByYou", elements={"BucketName": ctx.bucket})
+        return Response(200).header("Location", f"/{ctx.bucket}")
+    await store.set_bucket_config(ctx.bucket, authz.OWNER, authz.owner_record(me))
+    await store.set_bucket_config(ctx.bucket, authz.OWNERSHIP, settings.object_ownership)
+    if requested is not None and not requested.is_private:
+        await store.set_bucket_config(ctx.bucket, authz.ACL, acls.render_acl_xml(requested).decode())
+    if settings.public_access_block is not None:
+        await store.set_bucket_config(ctx.bucket, authz.PUBLIC_ACCESS_BLOCK, asdict(settings.public_access_block))
+    if settings.blocked_encryption_types:
+        blocked = {**_DEFAULT_ENCRYPTION, "BlockedEncryptionTypes": list(settings.blocked_encryption_types)}
+        await store.set_bucket_config(ctx.bucket, "encryption", blocked)
     return Response(200).header("Location", f"/{ctx.bucket}")
 
 
@@ -242,9 +268,15 @@ async def put_bucket_versioning(ctx: Ctx) -> Response:
 
 
 async def put_bucket_encryption(ctx: Ctx) -> Response:
-    await ctx.state.store.bucket(ctx.bucket)
+    info = await ctx.state.store.bucket(ctx.bucket)
     body = await ctx.read_body(64 * 1024, require_digest=True)
     config = sse.parse_bucket_encryption_xml(body)
+    if "BlockedEncryptionTypes" in config:
+        config["BlockedEncryptionTypes"] = list(defaults.check_blocked_types(config["BlockedEncryptionTypes"]))
+    else:  # S3 keeps the blocked types a configuration does not mention
+        kept = (info.config.get("encryption") or {}).get("BlockedEncryptionTypes")
+        if kept:
+            config["BlockedEncryptionTypes"] = kept
     await ctx.state.store.set_bucket_config(ctx.bucket, "encryption", config)
     return Response(200)
 
@@ -256,5 +288,8 @@ async def get_bucket_encryption(ctx: Ctx) -> Response:
 
 
 async def delete_bucket_encryption(ctx: Ctx) -> Response:
-    await ctx.state.store.set_bucket_config(ctx.bucket, "encryption", None)
+    """Back to SSE-S3; blocked encryption types stay (only NONE unblocks)."""
+    kept = ((await ctx.state.store.bucket(ctx.bucket)).config.get("encryption") or {}).get("BlockedEncryptionTypes")
+    value = {**_DEFAULT_ENCRYPTION, "BlockedEncryptionTypes": kept} if kept else None
+    await ctx.state.store.set_bucket_config(ctx.bucket, "encryption", value)
     return Response(204)

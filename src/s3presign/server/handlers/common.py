@@ -24,7 +24,7 @@ STORAGE_CLASSES = frozenset({
 })
 # Write headers that ask for features this server does not have: refused, not ignored.
 UNSUPPORTED_WRITE_HEADERS = (
-    "x-amz-tagging", "x-amz-object-lock-mode",
+    "x-amz-object-lock-mode",
     "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold",
     "x-amz-website-redirect-location",
 )

@@ -35,6 +35,14 @@ class ServerState:
     def lookup(self, access_key: str) -> Credentials | None:
         return self.config.users.get(access_key)
 
+    def account(self, access_key: str) -> "Account":
+        return account_of(access_key)
+
+    @property
+    def first_account(self) -> "Account":
+        """Who owns a bucket created before owners were recorded: the first user."""
+        return account_of(next(iter(self.config.users)))
+
 
 @lru_cache(maxsize=64)
 def owner_id(access_key: str) -> str:
@@ -42,10 +50,27 @@ def owner_id(access_key: str) -> str:
     return hashlib.sha256(b"s3presign owner:" + access_key.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One user of the credentials file as an S3 account: a 64-hex canonical id and a
+    12-digit account id, both derived from the access key (stable across restarts),
+    and the display name S3 shows in Owner elements."""
+
+    canonical_id: str
+    account_id: str
+    display_name: str
+
+
+@lru_cache(maxsize=256)
+def account_of(access_key: str) -> Account:
+    account = str(int(hashlib.sha256(b"s3presign account:" + access_key.encode()).hexdigest(), 16) % 10**12)
+    return Account(owner_id(access_key), account.zfill(12), access_key)
+
+
 class Ctx:
     """One request in flight: who sent it, which bucket and key it names."""
 
-    __slots__ = ("state", "req", "auth", "bucket", "key")
+    __slots__ = ("state", "req", "auth", "bucket", "key", "operation", "access")
 
     def __init__(self, state: ServerState, req: Request, bucket: str, key: str) -> None:
         self.state = state
@@ -53,6 +78,8 @@ class Ctx:
         self.auth: AuthResult | None = None
         self.bucket = bucket
         self.key = key
+        self.operation: str | None = None
+        self.access: Any = None   # handlers.authz.Access, once authorization ran
 
     @property
     def signature_version(self) -> str:

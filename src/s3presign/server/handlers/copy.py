@@ -152,6 +152,8 @@ async def copy_object(ctx: Ctx) -> Response:
             extra.update(stored_headers({"x-amz-storage-class": headers["x-amz-storage-class"]})[3])
         content_type, stored, user = src.content_type, dict(src.headers), dict(src.user_meta)
         checksum = None if "parts" in src.envelope else src.checksum
+    extra.pop("acl", None)  # a copy never takes its source's ACL: its own request decides
+    extra.update(ctx.access.object_extra)
     try:
         writer = state.encryption.begin_write(sse, default_sse(info), bucket=ctx.bucket, key=ctx.key,
                                               signature_version=ctx.signature_version)

@@ -52,6 +52,7 @@ async def create_upload(ctx: Ctx) -> Response:
     req, state = ctx.req, ctx.state
     check_key(ctx.key)
     content_type, stored, user, extra = stored_headers(req.headers)
+    extra.update(ctx.access.object_extra)  # owner and ACL of the object it becomes
     info = await state.store.bucket(ctx.bucket)
     sse = parse_write_sse(req.headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
                           signature_version=ctx.signature_version)

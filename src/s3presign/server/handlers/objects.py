@@ -19,6 +19,7 @@ from s3presign.server.handlers.common import (
     check_key, default_sse, part_number, stored_headers, valid_version_id, version_header, version_param,
 )
 from s3presign.server.handlers.conditions import byte_range, not_modified
+from s3presign.server.handlers import authz
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.handlers.writing import LARGE_BODY, save
 from s3presign.server.http import Response, http_date
@@ -48,6 +49,7 @@ async def put_object(ctx: Ctx) -> Response:
         if name in headers:
             raise S3Error("NotImplemented", elements={"Header": name})
     content_type, stored, user, extra = stored_headers(headers)
+    extra.update(ctx.access.object_extra)  # owner and ACL
     info = await state.store.bucket(ctx.bucket)  # NoSuchBucket before the body is read
     sse = parse_write_sse(
         headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
@@ -84,6 +86,8 @@ def _object_headers(resp: Response, meta: ObjectMeta, query: dict[str, str]) -> 
     storage_class = meta.extra.get("storage_class")
     if storage_class:
         resp.header("x-amz-storage-class", storage_class)
+    if meta.extra.get("tags"):
+        resp.header("x-amz-tagging-count", str(len(meta.extra["tags"])))
 
 
 def _reader(ctx: Ctx, meta: ObjectMeta, customer_key: CustomerKey | None) -> ObjectReader:
@@ -218,7 +222,7 @@ async def delete_objects(ctx: Ctx) -> Response:
     if not objects or len(objects) > MAX_DELETE_KEYS:
         raise S3Error("MalformedXML")
     store = ctx.state.store
-    await store.bucket(ctx.bucket)
+    info = await store.bucket(ctx.bucket)
     encode = (ctx.req.query.get("encoding-type") == "url")
     parts: list[str] = []
     for item in objects:
@@ -231,6 +235,7 @@ async def delete_objects(ctx: Ctx) -> Response:
             if version is not None and not valid_version_id(version):
                 raise S3Error("InvalidVersionId")
             check_key(key)
+            await authz.check(ctx, "DeleteObject", key, version, info=info)
             reported, marker = await store.delete(ctx.bucket, key, version)
         except S3Error as err:
             parts.append(xml.tree("Error", xml.el("Key", shown), xml.el("VersionId", version),

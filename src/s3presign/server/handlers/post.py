@@ -19,6 +19,7 @@ from s3presign.core.verify import verify_post_form
 from s3presign.server import xml
 from s3presign.server.formdata import FormReader, boundary_of
 from s3presign.server.handlers.common import check_key, default_sse, stored_headers, version_header
+from s3presign.server.handlers import authz
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.handlers.writing import LARGE_BODY, save
 from s3presign.server.http import Response
@@ -94,7 +95,9 @@ async def post_object(ctx: Ctx) -> Response:
                                              region=state.config.region)
     ctx.auth, ctx.key = auth, key
     check_key(key)
+    await authz.check(ctx, "PostObject", key, post=True, info=info, fields=form)
     content_type, stored, user, extra = stored_headers(form)
+    extra.update(ctx.access.object_extra)  # owner and ACL
     sse = parse_write_sse(form, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
                           signature_version=auth.signature_version)
     writer = state.encryption.begin_write(sse, default_sse(info), bucket=ctx.bucket, key=key,
