@@ -254,3 +254,10 @@ def test_presigned_put_then_get_with_plain_http(endpoint, bucket):
         assert httpx.head(head.url).headers["content-length"] == str(len(b"via presigned PUT"))
         delete = presigner.presign("DELETE", bucket, f"plain-{sig}/ü b.txt")
         assert httpx.delete(delete.url).status_code == 204
+
+
+def test_content_encoding_comes_back_as_sent(endpoint, bucket):
+    s3 = endpoint.client()
+    s3.put_object(Bucket=bucket, Key="enc", Body=b"x", ContentEncoding="deflate, gzip")
+    assert s3.head_object(Bucket=bucket, Key="enc")["ContentEncoding"] == "deflate, gzip"
+    assert s3.get_object(Bucket=bucket, Key="enc")["ContentEncoding"] == "deflate, gzip"

@@ -47,11 +47,13 @@ def stored_headers(headers: dict[str, str]) -> tuple[str, dict[str, str], dict[s
     stored = {n: headers[n] for n in STORED_HEADERS if n in headers}
     encoding = stored.get("content-encoding")
     if encoding is not None:  # aws-chunked describes the transfer, not the object
-        kept = [e.strip() for e in encoding.split(",") if e.strip() and e.strip().lower() != "aws-chunked"]
-        if kept:
-            stored["content-encoding"] = ",".join(kept)
-        else:
+        parts = [e.strip() for e in encoding.split(",")]
+        kept = [e for e in parts if e and e.lower() != "aws-chunked"]
+        if not kept:
             del stored["content-encoding"]
+        elif len(kept) < len(parts):
+            stored["content-encoding"] = ", ".join(kept)
+        # else: stored exactly as sent (S3 echoes "deflate, gzip" byte for byte)
     user = {n: v for n, v in headers.items() if n.startswith(META_PREFIX)}
     # header text is decoded as latin-1, one character per byte on the wire
     size = sum(len(n) - len(META_PREFIX) + len(v) for n, v in user.items())
