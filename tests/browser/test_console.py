@@ -288,6 +288,14 @@ def test_drag_and_drop_many_files_in_every_sse_mode(page, console):
 def test_sign_in_with_a_session_token(page, console):
     from server.helpers import TOKEN_USER
 
+    # The token user is an account of its own: it uploads into a bucket it owns.
+    own = console.endpoint.client(creds=TOKEN_USER)
+    try:
+        own.create_bucket(Bucket="console-token")
+    except own.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    own.put_bucket_cors(Bucket="console-token", CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "PUT"], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"]}]})
     page.goto(console.url)
     page.wait_for_selector("body[data-ready=true]")
     page.fill("#access-key", TOKEN_USER[0])
@@ -297,7 +305,7 @@ def test_sign_in_with_a_session_token(page, console):
     page.wait_for_function("/^Signed in|failed/.test(document.getElementById('signin-status').textContent)")
     assert page.inner_text("#signin-status").startswith("Signed in as " + TOKEN_USER[0])
     choose(page, "s3", "v4")
-    make_link(page, "PUT", "console", "token/" + unique("t"))
+    make_link(page, "PUT", "console-token", "token/" + unique("t"))
     assert "X-Amz-Security-Token=" in page.input_value("#link-url")
     page.set_input_files("#link-file", files=[{"name": "t.bin", "mimeType": "text/plain", "buffer": b"tok"}])
     page.click("#link-use")

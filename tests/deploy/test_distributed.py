@@ -51,6 +51,13 @@ MODES = {  # name -> (PutObject parameters, headers a pre-signed PUT/GET must ca
 }
 
 
+def allow_ssec(s3, name):
+    """New buckets block SSE-C writes, as AWS's have since April 2026; the owner unblocks."""
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+         "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}]})
+
+
 @pytest.fixture(scope="module")
 def bucket(stack):
     s3 = stack.client()
@@ -59,6 +66,7 @@ def bucket(stack):
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
             raise
+    allow_ssec(s3, BUCKET)
     return BUCKET
 
 
