@@ -166,12 +166,7 @@ async def list_objects(ctx: Ctx) -> Response:
         parts.append(xml.el("Marker", enc(start_after)))
         if last is not None and delimiter:
             parts.append(xml.el("NextMarker", enc(last)))
-    parts.append(xml.el("MaxKeys", max_keys))
-    if delimiter:
-        parts.append(xml.el("Delimiter", enc(delimiter)))
-    if encoding:
-        parts.append(xml.el("EncodingType", "url"))
-    parts.append(xml.el("IsTruncated", last is not None))
+    _page_fields(parts, max_keys, delimiter, encoding, enc, last is not None)
     prefixes = []
     for m in entries:
         if isinstance(m, str):
@@ -185,6 +180,16 @@ async def list_objects(ctx: Ctx) -> Response:
         ))
     parts.extend(prefixes)
     return _xml("ListBucketResult", parts)
+
+
+def _page_fields(parts: list, max_keys: int, delimiter: str, encoding: str | None, enc, truncated: bool) -> None:
+    """The fields every listing page shares, in S3's order."""
+    parts.append(xml.el("MaxKeys", max_keys))
+    if delimiter:
+        parts.append(xml.el("Delimiter", enc(delimiter)))
+    if encoding:
+        parts.append(xml.el("EncodingType", "url"))
+    parts.append(xml.el("IsTruncated", truncated))
 
 
 async def list_object_versions(ctx: Ctx) -> Response:
@@ -209,12 +214,7 @@ async def list_object_versions(ctx: Ctx) -> Response:
         parts.append(xml.el("NextKeyMarker", enc(nxt[0])))
         if nxt[1]:
             parts.append(xml.el("NextVersionIdMarker", nxt[1]))
-    parts.append(xml.el("MaxKeys", max_keys))
-    if delimiter:
-        parts.append(xml.el("Delimiter", enc(delimiter)))
-    if encoding:
-        parts.append(xml.el("EncodingType", "url"))
-    parts.append(xml.el("IsTruncated", nxt is not None))
+    _page_fields(parts, max_keys, delimiter, encoding, enc, nxt is not None)
     prefixes = []
     for m in entries:
         if isinstance(m, str):
