@@ -50,6 +50,14 @@ defaults
     retries 2
     retry-on conn-failure
     option redispatch 1
+    # what HAProxy answers itself (no instance in rotation, a timeout) is S3's XML, so SDKs see a code
+$(for e in "503 ServiceUnavailable Service is unable to handle request." \
+           "502 InternalError We encountered an internal error. Please try again." \
+           "504 InternalError We encountered an internal error. Please try again." \
+           "408 RequestTimeout Your socket connection to the server was not read from or written to within the timeout period."; do
+    set -- $e; st=$1 code=$2; shift 2
+    echo "    http-error status $st content-type application/xml string \"<?xml version=\\\"1.0\\\" encoding=\\\"UTF-8\\\"?><Error><Code>$code</Code><Message>$*</Message></Error>\""
+  done)
 
 frontend s3
     $bind
