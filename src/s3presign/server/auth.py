@@ -94,8 +94,13 @@ class Payload:
     """A request body as S3 checks it: decoded, measured, digested, then verified."""
 
     def __init__(
-        self, req: Request, auth: AuthResult | None, *, max_size: int = MAX_OBJECT_SIZE, length_required: bool = True
+        self, req: Request, auth: AuthResult | None, *, max_size: int = MAX_OBJECT_SIZE, length_required: bool = True,
+        checksum_algorithm: str | None = None, body_checksums: bool = True,
     ) -> None:
+        """``checksum_algorithm``: compute this checksum when the request sends none
+        (a part of an upload created with it: S3 computes the part's).
+        ``body_checksums=False``: x-amz-checksum-* headers describe something else
+        (CompleteMultipartUpload's name the object), not this body."""
         headers = req.headers
         self._req = req
         content_sha = auth.content_sha256 if auth is not None else None
@@ -122,9 +127,10 @@ class Payload:
             )
         self._sha256_expected = content_sha if content_sha and len(content_sha) == 64 else None
         self._md5_expected = _content_md5(headers)
-        declared = checksums.declared(headers)
-        self.checksum_algorithm = declared[0] if declared else None
+        declared = checksums.declared(headers) if body_checksums else None
+        self.checksum_algorithm = declared[0] if declared else checksum_algorithm
         self._checksum_expected = declared[1] if declared else None
+        self.checksum_declared = declared is not None
         self._digests = _Digests(self._sha256_expected is not None, self.checksum_algorithm)
         self.size = 0
         self.checksum_value: str | None = None
@@ -184,13 +190,15 @@ class Payload:
             )
         if self.checksum_algorithm is not None:
             expected = self._checksum_expected
-            if expected is None:  # declared as a trailer
+            computed_b64 = checksums.encode(d.checksum.digest())  # type: ignore[union-attr]
+            if not self.checksum_declared:
+                expected = computed_b64
+            elif expected is None:  # declared as a trailer
                 name = checksums.header(self.checksum_algorithm)
                 trailers = self._decoder.trailers if self._decoder else {}
                 if name not in trailers:
                     raise S3Error("IncompleteBody")
                 expected = checksums.check_value(self.checksum_algorithm, trailers[name])
-            computed_b64 = checksums.encode(d.checksum.digest())  # type: ignore[union-attr]
             if computed_b64 != expected:
                 raise S3Error("ChecksumMismatch", algorithm=self.checksum_algorithm)
             self.checksum_value = expected

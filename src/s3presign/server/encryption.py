@@ -10,6 +10,9 @@ gets fresh root keys, one per layer, protected according to its SSE mode:
 - SSE-C: a random object key sealed under the customer's key, plus a salted
   HMAC of that key to tell a wrong key. The customer key is never stored.
 
+Multipart parts are sealed records under a server key, so that completion
+needs no object key (S3 does not ask SSE-C clients for theirs there).
+
 Sealing binds every root key to its bucket and object key, so an envelope moved
 to another object does not open. The envelope (JSON, stored with the object)
 holds sealed keys, nonces and the plaintext size, never a key in clear.
@@ -126,9 +129,26 @@ def _segments(envelope: Mapping[str, Any], roots: Sequence[bytes]) -> list[_Segm
     return segments
 
 
-def _parts_mac(roots: Sequence[bytes], parts: Sequence[Mapping[str, Any]]) -> str:
+def _legacy_parts_mac(roots: Sequence[bytes], parts: Sequence[Mapping[str, Any]]) -> str:
+    """The parts MAC of objects completed before completion stopped needing the object
+    key (keyed from it); still verified on read."""
     listing = json.dumps([[p["n"], p["size"], p["salt"], p["nonce"]] for p in parts], separators=(",", ":"))
     return hmac.new(keys.hkdf(roots[0], b"s3presign parts"), listing.encode(), hashlib.sha256).hexdigest()
+
+
+# Envelope fields that describe one stream or the parts, not the upload's keys.
+_NOT_BINDING = frozenset({"nonce", "size", "parts", "mac", "pmac"})
+
+
+def _binding(envelope: Mapping[str, Any]) -> str:
+    """A digest of the upload's sealed keys and mode: what ties parts to their upload."""
+    fixed = {k: v for k, v in envelope.items() if k not in _NOT_BINDING}
+    return hashlib.sha256(json.dumps(fixed, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _mac(key: bytes, *fields: Any) -> str:
+    return hmac.new(key, json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode(),
+                    hashlib.sha256).hexdigest()
 
 
 def _fresh_nonces(count: int) -> list[str]:
@@ -148,11 +168,13 @@ class ObjectWriter:
     """
 
     def __init__(self, layers: Sequence[sio.Layer], envelope: dict[str, Any],
-                 response_headers: dict[str, str], etag_key: bytes | None) -> None:
+                 response_headers: dict[str, str], etag_key: bytes | None,
+                 seal: Any = None) -> None:
         self._enc = sio.Encryptor(layers)
         self._envelope = envelope
         self.response_headers = response_headers
         self._etag_key = etag_key
+        self._seal = seal  # a part's: adds the record's MAC once its size is known
 
     def encrypt(self, chunk: sio.Buffer) -> bytearray:
         return self._enc.update(chunk)
@@ -160,6 +182,8 @@ class ObjectWriter:
     def finish(self) -> bytearray:
         out = self._enc.finish()
         self._envelope["size"] = self._enc.size
+        if self._seal is not None:
+            self._seal(self._envelope)
         return out
 
     @property
@@ -276,6 +300,7 @@ class Encryption:
             raise keys.KeyStoreError(f"the master key must be {keys.KEY_SIZE} bytes")
         self._master = master_key if master_key is not None else keys.load_master_key(Path(data_dir))
         self.keys = LocalKeyService(Path(data_dir), self._master, region=region)
+        self._parts_key = keys.hkdf(self._master, b"s3presign parts mac v1")
 
     def record_key(self) -> bytes:
         """The key that authenticates storage records (derived, never the master itself)."""
@@ -305,31 +330,93 @@ class Encryption:
                   bucket: str, key: str, signature_version: str) -> ObjectReader:
         """A reader for a stored object; refuses as S3 does (missing/wrong SSE-C key, SigV2 on KMS)."""
         roots = self._open_roots(envelope, customer_key, bucket, key, signature_version)
-        if "parts" in envelope and not hmac.compare_digest(envelope.get("mac", ""), _parts_mac(roots, envelope["parts"])):
-            raise IntegrityError("the list of parts was changed")
+        if "parts" in envelope:
+            self._check_parts(envelope, roots, bucket, key)
         return ObjectReader(_segments(envelope, roots), _headers(envelope, customer_key))
 
+    def _check_parts(self, envelope: Mapping[str, Any], roots: Sequence[bytes], bucket: str, key: str) -> None:
+        parts = envelope["parts"]
+        if "pmac" in envelope:
+            ok = hmac.compare_digest(envelope["pmac"], self._object_mac(envelope, parts, bucket, key))
+        else:
+            ok = hmac.compare_digest(envelope.get("mac", ""), _legacy_parts_mac(roots, parts))
+        if not ok:
+            raise IntegrityError("the list of parts was changed")
+
+    # --- multipart ------------------------------------------------------------------
+    # UploadPart needs the object key (it encrypts); CompleteMultipartUpload does not:
+    # S3 does not ask an SSE-C client for its key there. So each part's record is
+    # sealed by a MAC under a server key (derived from the master key, never from
+    # the object's or the customer's) over the upload id, the object, the upload's
+    # sealed keys and the part's number, size, salt and nonces; completion checks
+    # every part's MAC and seals the chosen list the same way. A read still needs
+    # the object key, and every package of every part is authenticated by it.
+
+    def _part_mac(self, upload: Mapping[str, Any], record: Mapping[str, Any], upload_id: str,
+                  bucket: str, key: str) -> str:
+        return _mac(self._parts_key, "part", upload_id, bucket, key, _binding(upload),
+                    record["n"], record["size"], record["salt"], record["nonce"])
+
+    def _object_mac(self, envelope: Mapping[str, Any], parts: Sequence[Mapping[str, Any]],
+                    bucket: str, key: str) -> str:
+        listing = [[p["n"], p["size"], p["salt"], p["nonce"], p.get("mac", "")] for p in parts]
+        return _mac(self._parts_key, "object", bucket, key, _binding(envelope), listing)
+
     def begin_part(self, envelope: Mapping[str, Any], part_number: int, customer_key: CustomerKey | None,
-                   *, bucket: str, key: str, signature_version: str = "v4") -> ObjectWriter:
+                   *, bucket: str, key: str, upload_id: str = "", signature_version: str = "v4") -> ObjectWriter:
         """A writer for one multipart part; its ``envelope`` is the part's record
-        ({"n", "salt", "nonce", "size"}) to keep until :func:`complete_parts`."""
+        ({"n", "salt", "nonce", "size", "mac"}, complete once ``finish`` has run) to
+        keep until :func:`complete_parts`."""
         roots = self._open_roots(envelope, customer_key, bucket, key, signature_version)
         salt = secrets.token_bytes(16)
         record: dict[str, Any] = {"n": part_number, "salt": _b64(salt), "nonce": _fresh_nonces(len(roots))}
         layers = _layers(_part_roots(roots, part_number, salt), record["nonce"])
-        return ObjectWriter(layers, record, _headers(envelope, customer_key), _etag_key(envelope["mode"], roots))
+        upload = dict(envelope)
+
+        def seal(done: dict[str, Any]) -> None:
+            done["mac"] = self._part_mac(upload, done, upload_id, bucket, key)
+
+        return ObjectWriter(layers, record, _headers(envelope, customer_key), _etag_key(envelope["mode"], roots),
+                            seal)
+
+    def check_completion(self, envelope: Mapping[str, Any], customer_key: CustomerKey | None, *,
+                         signature_version: str, key_required: bool = False) -> dict[str, str]:
+        """S3's checks of a CompleteMultipartUpload's SSE headers, without any object
+        key: SSE-C headers are optional (required with ``key_required``) and, when
+        sent, must name the upload's key. The SSE response headers."""
+        mode = envelope.get("mode")
+        if envelope.get("v") != FORMAT_VERSION:
+            raise IntegrityError(f"unknown envelope version {envelope.get('v')!r}")
+        if mode == SSE_C:
+            if customer_key is None:
+                if key_required:
+                    raise S3Error("SseCObjectNeedsKey")
+                return {}
+            check = _unb64(envelope["check"])
+            if not keys.key_matches(customer_key.key, check[:16], check[16:]):
+                raise S3Error("SseCWrongKey")
+            return customer_key.headers()
+        if customer_key is not None:
+            raise S3Error("SseCNotForThisObject")
+        if mode in KMS_MODES and signature_version == "v2":
+            raise kms_needs_v4()
+        return _headers(envelope, None)
 
     def complete_parts(self, envelope: Mapping[str, Any], parts: Sequence[Mapping[str, Any]],
-                       customer_key: CustomerKey | None, *, bucket: str, key: str,
+                       customer_key: CustomerKey | None = None, *, bucket: str, key: str, upload_id: str = "",
                        signature_version: str = "v4") -> dict[str, Any]:
         """The envelope of a completed multipart object: the upload's sealed keys plus
         each part's record (its writer's ``envelope``), in order, under a MAC so that
-        parts cannot be reordered or dropped later."""
-        roots = self._open_roots(envelope, customer_key, bucket, key, signature_version)
+        parts cannot be reordered, dropped or swapped for another upload's later.
+        Needs no object key; a part whose record does not authenticate is IntegrityError."""
+        self.check_completion(envelope, customer_key, signature_version=signature_version)
+        for part in parts:
+            if not hmac.compare_digest(part.get("mac", ""), self._part_mac(envelope, part, upload_id, bucket, key)):
+                raise IntegrityError(f"part {part.get('n')} does not belong to this upload")
         done = {k: v for k, v in envelope.items() if k not in ("nonce", "size")}
         done["parts"] = [dict(p) for p in parts]
         done["size"] = sum(p["size"] for p in parts)
-        done["mac"] = _parts_mac(roots, done["parts"])
+        done["pmac"] = self._object_mac(done, done["parts"], bucket, key)
         return done
 
     def _new_roots(self, request: SseRequest, bucket_default: SseRequest | None,

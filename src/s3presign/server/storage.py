@@ -86,7 +86,9 @@ class ObjectMeta:
     headers: dict[str, str] = field(default_factory=dict)  # Content-Disposition, ...
     user_meta: dict[str, str] = field(default_factory=dict)  # x-amz-meta-*, names lower-case
     envelope: dict[str, Any] = field(default_factory=dict)  # encryption (server.encryption)
-    checksum: dict[str, str] | None = None  # {"algorithm": "CRC32", "value": base64}
+    # {"algorithm": "CRC32", "value": base64}; a multipart object's also has "type"
+    # (COMPOSITE or FULL_OBJECT) and "parts" (each part's value, in order)
+    checksum: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # storage class, part number, ...
     blobs: list[list[Any]] = field(default_factory=list)  # [[blob name, stored size], ...] in order
     version_id: str = NULL
@@ -132,7 +134,8 @@ class Upload:
     extra: dict[str, Any] = field(default_factory=dict)
     owner: tuple[str, str] = ("", "")
     checksum_algorithm: str | None = None
-    result: dict[str, Any] | None = None  # once completed: {"etag", "version_id"}
+    checksum_type: str | None = None  # COMPOSITE or FULL_OBJECT, with checksum_algorithm
+    result: dict[str, Any] | None = None  # once completed: {"etag", "version_id", "checksum"}
 
     def record(self) -> str:
         fields = {n: getattr(self, n) for n in self.__slots__ if n not in ("upload_id", "key")}  # type: ignore[attr-defined]
@@ -633,7 +636,8 @@ class Storage:
             doomed = [b[0] for n, p in staged.items() if n not in chosen for b in p.blobs]
             doomed += self._put(t, bucket, meta)
             self.meta.delete_parts(t, upload_id)
-            upload.result = {"etag": meta.etag, "version_id": meta.version_id}
+            summary = {k: v for k, v in (meta.checksum or {}).items() if k != "parts"}  # not 10,000 values
+            upload.result = {"etag": meta.etag, "version_id": meta.version_id, "checksum": summary or None}
             record = upload.record()
             self.meta.finish_upload(t, upload_id, record, self._mac("u", bucket, key, upload_id, record))
             crashpoint("tx-open", key)

@@ -134,7 +134,8 @@ def begin_part(ctx: Ctx, upload: Upload, number: int) -> ObjectWriter:
     """The encrypting writer of one part, after S3's SSE-C and SigV2-on-KMS checks."""
     key = customer_key(ctx)
     return same_key(lambda: ctx.state.encryption.begin_part(
-        upload.envelope, number, key, bucket=ctx.bucket, key=ctx.key, signature_version=ctx.signature_version))
+        upload.envelope, number, key, bucket=ctx.bucket, key=ctx.key, upload_id=upload.upload_id,
+        signature_version=ctx.signature_version))
 
 
 def part_meta(number: int, size: int, etag: str, writer: ObjectWriter, checksum: dict[str, str] | None,

@@ -91,7 +91,7 @@ class Ctx:
         access = self.auth.access_key if self.auth is not None else ""
         return owner_id(access), access
 
-    async def read_body(self, limit: int, *, require_digest: bool = False) -> bytes:
+    async def read_body(self, limit: int, *, require_digest: bool = False, body_checksums: bool = True) -> bytes:
         """A small request body (XML), verified like any payload (x-amz-content-sha256,
         Content-MD5, x-amz-checksum-*); ``require_digest`` is S3's rule for DeleteObjects
         and PutBucketEncryption that one of Content-MD5 or a checksum be sent."""
@@ -100,7 +100,7 @@ class Ctx:
             n.startswith("x-amz-checksum-") for n in headers
         ) and "x-amz-trailer" not in headers:
             raise S3Error("MissingContentMD5")
-        payload = Payload(self.req, self.auth, max_size=limit, length_required=False)
+        payload = Payload(self.req, self.auth, max_size=limit, length_required=False, body_checksums=body_checksums)
         parts = [chunk async for chunk in payload.chunks()]
         payload.finish()
         return b"".join(parts)

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from s3presign.core.numbers import ascii_uint
 from s3presign.core.s3errors import S3Error
-from s3presign.server import xml
+from s3presign.server import checksums, xml
 from s3presign.server.encryption import ObjectReader, ObjectWriter
 from s3presign.server.handlers.common import (
     XML, begin_part, check_key, default_sse, part_meta, part_number, stored_headers, upload_of,
@@ -112,8 +112,10 @@ async def _plaintext(source: Source, start: int, end: int) -> AsyncIterator[byte
 
 
 def _result(root: str, meta: ObjectMeta, writer: ObjectWriter, source: Source) -> Response:
-    body = xml.document(root, [xml.el("LastModified", iso_date(meta.last_modified)),
-                               xml.el("ETag", f'"{meta.etag}"')])
+    fields = [xml.el("LastModified", iso_date(meta.last_modified)), xml.el("ETag", f'"{meta.etag}"')]
+    if meta.checksum and root == "CopyPartResult":
+        fields.append(xml.el("Checksum" + meta.checksum["algorithm"], meta.checksum["value"]))
+    body = xml.document(root, fields)
     resp = Response(200, body=body).header(*XML).extend(writer.response_headers.items())
     if source.meta.version_id != "null" or source.version_id is not None:
         resp.header("x-amz-copy-source-version-id", source.meta.version_id)
@@ -195,8 +197,19 @@ async def upload_part_copy(ctx: Ctx) -> Response:
     except BaseException:
         source.obj.close()
         raise
-    blobs, md5 = await save(ctx.state.store, writer, _plaintext(source, start, end),
+    digest = checksums.new(upload.checksum_algorithm) if upload.checksum_algorithm else None
+    blobs, md5 = await save(ctx.state.store, writer, _digested(_plaintext(source, start, end), digest),
                             large=end - start + 1 >= LARGE_BODY, digest=True, key=ctx.key)
-    meta = part_meta(number, end - start + 1, writer.etag(md5 or ""), writer, None, blobs)
+    checksum = None
+    if digest is not None:  # an upload with a checksum algorithm has each part's (S3 computes it here)
+        checksum = {"algorithm": upload.checksum_algorithm, "value": checksums.encode(digest.digest())}
+    meta = part_meta(number, end - start + 1, writer.etag(md5 or ""), writer, checksum, blobs)
     await ctx.state.store.put_part(ctx.bucket, upload.upload_id, number, meta)
     return _result("CopyPartResult", meta, writer, source)
+
+
+async def _digested(chunks: AsyncIterator[bytes], digest) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        if digest is not None:
+            digest.update(chunk)
+        yield chunk

@@ -4,8 +4,14 @@ AbortMultipartUpload, ListParts, ListMultipartUploads.
 Each part is its own encrypted stream (and its own blob) under a key derived
 from the upload's (server.encryption.begin_part). Completion is one metadata
 transaction: the object's record lists the chosen parts' blobs in order, with
-their records joined under a MAC (Encryption.complete_parts) - no byte is copied.
-A repeated completion answers with the first one's result, as S3 does.
+their records joined under a MAC (Encryption.complete_parts) - no byte is copied,
+and no object key is needed. A repeated completion answers with the first one's
+result, as S3 does.
+
+Checksums as S3 defines them: an upload created with x-amz-checksum-algorithm
+(and -type) has every part's checksum (verified, or computed by the server); the
+object's is COMPOSITE (the checksum of the part checksums, "-N") or FULL_OBJECT
+(the CRC of the whole object, combined from the parts' without reading a byte).
 """
 
 from __future__ import annotations
@@ -56,21 +62,42 @@ async def create_upload(ctx: Ctx) -> Response:
     info = await state.store.bucket(ctx.bucket)
     sse = parse_write_sse(req.headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
                           signature_version=ctx.signature_version)
-    algorithm = req.headers.get("x-amz-checksum-algorithm")
-    if algorithm is not None:
-        algorithm = checksums.algorithm_of(checksums.header(algorithm.strip()))
+    algorithm, ctype = _upload_checksum(req.headers)
     writer = state.encryption.begin_write(sse, default_sse(info), bucket=ctx.bucket, key=ctx.key,
                                           signature_version=ctx.signature_version)
     envelope = {k: v for k, v in writer.envelope.items() if k != "nonce"}  # parts get their own
     upload = Upload(new_upload_id(), ctx.key, time.time(), envelope, content_type, stored, user, extra,
-                    ctx.owner, algorithm)
+                    ctx.owner, algorithm, ctype)
     await state.store.create_upload(ctx.bucket, upload)
     resp = _xml("InitiateMultipartUploadResult", [
         xml.el("Bucket", ctx.bucket), xml.el("Key", ctx.key), xml.el("UploadId", upload.upload_id),
     ]).extend(writer.response_headers.items())
     if algorithm:
-        resp.header("x-amz-checksum-algorithm", algorithm)
+        resp.header("x-amz-checksum-algorithm", algorithm).header("x-amz-checksum-type", ctype)
     return resp
+
+
+def _upload_checksum(headers: dict[str, str]) -> tuple[str | None, str | None]:
+    """CreateMultipartUpload's x-amz-checksum-algorithm and -type: (algorithm, type)."""
+    raw, declared_type = headers.get("x-amz-checksum-algorithm"), headers.get("x-amz-checksum-type")
+    if raw is None:
+        if declared_type is not None:
+            raise S3Error("ChecksumTypeWithoutAlgorithm")
+        return None, None
+    algorithm = checksums.algorithm_of(checksums.header(raw.strip()))
+    return algorithm, checksums.checksum_type(algorithm, declared_type)
+
+
+def part_checksum_algorithm(upload: Upload, payload: Payload) -> None:
+    """A part of an upload created with a checksum algorithm carries that algorithm's
+    checksum (S3 computes it when none is sent, except that a COMPOSITE checksum is
+    built from the client's own part checksums)."""
+    expected = upload.checksum_algorithm
+    if expected is None:
+        return
+    sent = payload.checksum_algorithm if payload.checksum_declared else None
+    if sent != expected and (sent is not None or upload.checksum_type == checksums.COMPOSITE):
+        raise S3Error("ChecksumTypeMismatch", expected=expected.lower(), actual=(sent or "null").lower())
 
 
 # --- parts -------------------------------------------------------------------------
@@ -80,14 +107,12 @@ async def upload_part(ctx: Ctx) -> Response:
     number = part_number(ctx)
     upload = await upload_of(ctx)
     writer = begin_part(ctx, upload, number)
-    payload = Payload(ctx.req, ctx.auth)
+    payload = Payload(ctx.req, ctx.auth, checksum_algorithm=upload.checksum_algorithm)
+    part_checksum_algorithm(upload, payload)
     blobs, _ = await save(ctx.state.store, writer, payload.chunks(), large=payload.expected_size >= LARGE_BODY,
                           check=payload.finish, key=ctx.key)
     etag = writer.etag(payload.md5_hex)
-    checksum = (
-        {"algorithm": payload.checksum_algorithm, "value": payload.checksum_value}
-        if payload.checksum_value else None
-    )
+    checksum = payload.checksum_record
     await ctx.state.store.put_part(ctx.bucket, upload.upload_id, number,
                                    part_meta(number, payload.size, etag, writer, checksum, blobs))
     return part_response(etag, writer, checksum)
@@ -126,13 +151,79 @@ def multipart_etag(etags: list[str]) -> str:
     return hashlib.md5(b"".join(bytes.fromhex(e) for e in etags)).hexdigest() + f"-{len(etags)}"
 
 
+def _object_checksum_request(headers: dict[str, str]) -> tuple[tuple[str, str] | None, str | None, int | None]:
+    """CompleteMultipartUpload's claims about the object: (algorithm, checksum) from an
+    x-amz-checksum-* header (a COMPOSITE one ends in -N, so it is compared, not parsed),
+    x-amz-checksum-type and x-amz-mp-object-size."""
+    names = [n for n in headers if n.startswith(checksums.PREFIX) and n not in _NOT_CHECKSUMS]
+    if len(names) > 1:
+        raise S3Error("MultipleChecksums")
+    declared = (checksums.algorithm_of(names[0]), headers[names[0]].strip()) if names else None
+    ctype = headers.get("x-amz-checksum-type")
+    raw_size = headers.get("x-amz-mp-object-size")
+    size = None
+    if raw_size is not None:
+        size = ascii_uint(raw_size.strip())
+        if size is None:
+            raise S3Error("InvalidArgument", detail="Invalid value for x-amz-mp-object-size")
+    return declared, ctype.strip().upper() if ctype is not None else None, size
+
+
+_NOT_CHECKSUMS = frozenset({"x-amz-checksum-type", "x-amz-checksum-algorithm", "x-amz-checksum-mode"})
+
+
+def _object_checksum(upload: Upload, requested: list[tuple[int, str, dict[str, str]]], chosen: list[ObjectMeta],
+                     declared: tuple[str, str] | None, declared_type: str | None) -> dict | None:
+    """The completed object's checksum, from the parts' (each verified when it was
+    uploaded), checked against what the completion claims, as S3 checks it."""
+    algorithm = upload.checksum_algorithm
+    if algorithm is None:
+        if declared is not None:
+            raise S3Error("ChecksumWithoutAlgorithm", algorithm=declared[0].lower())
+        return None
+    ctype = upload.checksum_type or checksums.CHECKSUM_TYPES[algorithm][0]
+    if declared_type is not None and declared_type != ctype:
+        raise S3Error("CompleteChecksumTypeMismatch", expected=ctype)
+    values = []
+    for part, (number, etag, _) in zip(chosen, requested):
+        if not part.checksum or part.checksum["algorithm"] != algorithm:  # staged before the rule: cannot be combined
+            raise S3Error("InvalidPart", elements={"UploadId": upload.upload_id, "PartNumber": str(number),
+                                                   "ETag": etag})
+        values.append(part.checksum["value"])
+    value = checksums.multipart(algorithm, ctype, [(checksums.decode(v), p.size) for v, p in zip(values, chosen)])
+    if declared is not None and (declared[0] != algorithm or declared[1] != value):
+        raise S3Error("ChecksumMismatch", algorithm=declared[0])
+    if ctype == checksums.COMPOSITE:  # the client builds the composite from its own part checksums
+        for number, _, sums in requested:
+            if algorithm not in sums:
+                raise S3Error("ChecksumMissingForPart", algorithm=algorithm.lower(), part=str(number))
+    # parts that carry checksums are numbered 1..N without gaps on S3
+    if any(number != i for i, (number, _, _) in enumerate(requested, 1)):
+        raise S3Error("InvalidPartOrder")
+    return {"algorithm": algorithm, "value": value, "type": ctype, "parts": values}
+
+
+def _checksum_elements(checksum: dict | None) -> list[str]:
+    if not checksum:
+        return []
+    return [xml.el("Checksum" + checksum["algorithm"], checksum["value"]),
+            xml.el("ChecksumType", checksum.get("type") or checksums.FULL_OBJECT)]
+
+
 async def complete_upload(ctx: Ctx) -> Response:
+    """No object key is needed: the parts' records are sealed under a server key
+    (Encryption.complete_parts), so an SSE-C client may leave its key out, as S3
+    allows, unless the upload has a checksum algorithm (S3 requires it there)."""
     upload_id = ctx.req.query.get("uploadId", "")
     state = ctx.state
     known = await state.store.get_upload(ctx.bucket, upload_id, ctx.key, finished=True)
     key = customer_key(ctx)
-    requested = _requested_parts(await ctx.read_body(MAX_COMPLETE_BODY))
+    declared, declared_type, declared_size = _object_checksum_request(ctx.req.headers)
     encryption = state.encryption
+    sse_headers = same_key(lambda: encryption.check_completion(
+        known.envelope, key, signature_version=ctx.signature_version,
+        key_required=known.checksum_algorithm is not None))
+    requested = _requested_parts(await ctx.read_body(MAX_COMPLETE_BODY, body_checksums=False))
 
     def assemble(upload: Upload, staged: dict[int, ObjectMeta]) -> tuple[list[int], ObjectMeta]:
         chosen = []
@@ -151,23 +242,24 @@ async def complete_upload(ctx: Ctx) -> Response:
                     "ProposedSize": str(part.size), "MinSizeAllowed": str(MIN_PART_SIZE),
                     "PartNumber": str(number), "ETag": etag,
                 })
+        checksum = _object_checksum(upload, requested, chosen, declared, declared_type)
         envelope = same_key(lambda: encryption.complete_parts(
             upload.envelope, [p.envelope for p in chosen], key, bucket=ctx.bucket, key=ctx.key,
-            signature_version=ctx.signature_version))
+            upload_id=upload.upload_id, signature_version=ctx.signature_version))
+        if declared_size is not None and declared_size != envelope["size"]:
+            raise S3Error("MpObjectSizeMismatch", declared=str(declared_size), actual=str(envelope["size"]))
         meta = ObjectMeta(
             key=ctx.key, size=envelope["size"], etag=multipart_etag([p.etag for p in chosen]),
             last_modified=time.time(), content_type=upload.content_type, headers=upload.headers,
-            user_meta=upload.user_meta, envelope=envelope, extra=upload.extra,
+            user_meta=upload.user_meta, envelope=envelope, extra=upload.extra, checksum=checksum,
         )
         return [number for number, _, _ in requested], meta
 
     upload, _ = await state.store.complete_upload(ctx.bucket, upload_id, ctx.key, assemble)
     result = upload.result or {}
-    sse_headers = same_key(lambda: encryption.check_access(
-        known.envelope, key, bucket=ctx.bucket, key=ctx.key, signature_version=ctx.signature_version))
     resp = _xml("CompleteMultipartUploadResult", [
         xml.el("Location", f"/{ctx.bucket}/{ctx.key}"), xml.el("Bucket", ctx.bucket), xml.el("Key", ctx.key),
-        xml.el("ETag", f'"{result.get("etag", "")}"'),
+        xml.el("ETag", f'"{result.get("etag", "")}"'), *_checksum_elements(result.get("checksum")),
     ]).extend(sse_headers.items())
     if result.get("version_id", "null") != "null":
         resp.header("x-amz-version-id", result["version_id"])
@@ -205,6 +297,7 @@ async def list_parts(ctx: Ctx) -> Response:
     ]
     if upload.checksum_algorithm:
         out.append(xml.el("ChecksumAlgorithm", upload.checksum_algorithm))
+        out.append(xml.el("ChecksumType", upload.checksum_type or checksums.CHECKSUM_TYPES[upload.checksum_algorithm][0]))
     for n, part in page:
         checksum = part.checksum and xml.el("Checksum" + part.checksum["algorithm"], part.checksum["value"])
         out.append(xml.tree("Part", xml.el("PartNumber", n), xml.el("LastModified", iso_date(part.last_modified)),

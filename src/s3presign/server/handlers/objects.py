@@ -168,8 +168,8 @@ async def get_object(ctx: Ctx) -> Response:
         _object_headers(resp, meta, query)
         resp.extend(reader.response_headers.items())
         resp.header("Accept-Ranges", "bytes").header("Content-Length", str(end - start + 1))
-        if meta.checksum and window is None and headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
-            resp.header(checksums.header(meta.checksum["algorithm"]), meta.checksum["value"])
+        if meta.checksum and headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
+            _checksum_headers(resp, meta, window, query.get("partNumber") if by_part else None)
         if head:
             obj.close()
             return resp
@@ -183,6 +183,23 @@ async def get_object(ctx: Ctx) -> Response:
     except BaseException:
         obj.close()
         raise
+
+
+def _checksum_headers(resp: Response, meta: ObjectMeta, window: tuple[int, int] | None,
+                      part: str | None) -> None:
+    """ChecksumMode=ENABLED: the object's checksum and type, or with ?partNumber the
+    part's; a byte range has none (it would not match the bytes)."""
+    c = meta.checksum or {}
+    value = c.get("value")
+    if part is not None and "parts" in meta.envelope:
+        values = c.get("parts") or []
+        n = int(part)
+        value = values[n - 1] if 0 < n <= len(values) else None
+    elif window is not None:
+        value = None
+    if value:
+        resp.header(checksums.header(c["algorithm"]), value)
+        resp.header("x-amz-checksum-type", c.get("type") or checksums.FULL_OBJECT)
 
 
 async def _plaintext(reader: ObjectReader, stored: Iterator[bytes], start: int, end: int) -> AsyncIterator[bytes]:
