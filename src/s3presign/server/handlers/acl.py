@@ -5,6 +5,8 @@ Object Ownership (access.acl)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from s3presign.core.s3errors import S3Error
 from s3presign.server.access import acl as acls
 from s3presign.server.access.authorize import check_acl_write
@@ -14,6 +16,20 @@ from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response
 
 MAX_ACL_BYTES = 64 * 1024
+
+
+def _named(ctx: Ctx, acp: acls.AccessControlPolicy) -> acls.AccessControlPolicy:
+    """The ACL with each known account's display name as configured now (the stored
+    XML keeps the name it had when it was written)."""
+    def name(canonical_id: str | None, stored: str | None) -> str | None:
+        account = ctx.state.account_by_id(canonical_id) if canonical_id else None
+        return account.display_name if account is not None else stored
+
+    grants = tuple(
+        acls.Grant(replace(g.grantee, display_name=name(g.grantee.id, g.grantee.display_name)), g.permission)
+        if g.grantee.type == "CanonicalUser" else g
+        for g in acp.grants)
+    return acls.AccessControlPolicy(acls.Owner(acp.owner.id, name(acp.owner.id, acp.owner.display_name)), grants)
 
 
 async def _requested(ctx: Ctx, owner: acls.Owner, bucket_owner: acls.Owner | None, *,
@@ -67,7 +83,7 @@ async def get_object_acl(ctx: Ctx) -> Response:
     obj = authz.object_access(access, meta.extra)
     stored = obj.acl or acls.canned_acl("private", obj.owner)
     acp = acls.effective_acl(access.ownership, stored, access.owner)
-    resp = Response(200, body=acls.render_acl_xml(acp)).header("Content-Type", "application/xml")
+    resp = Response(200, body=acls.render_acl_xml(_named(ctx, acp))).header("Content-Type", "application/xml")
     return version_header(resp, info, meta)
 
 
@@ -76,4 +92,4 @@ async def get_bucket_acl(ctx: Ctx) -> Response:
     access = authz.bucket_access(ctx, info)
     stored = access.acl or acls.canned_acl("private", access.owner, bucket=True)
     acp = acls.effective_acl(access.ownership, stored, access.owner)
-    return Response(200, body=acls.render_acl_xml(acp)).header("Content-Type", "application/xml")
+    return Response(200, body=acls.render_acl_xml(_named(ctx, acp))).header("Content-Type", "application/xml")

@@ -129,7 +129,8 @@ def owner_of(ctx: Ctx, info: BucketInfo) -> Account:
     stored = info.config.get(OWNER)
     if not stored:
         return ctx.state.first_account
-    return Account(stored["id"], stored["account"], stored["name"])
+    # the display name the operator configures now, not the one stored at creation
+    return ctx.state.account_by_id(stored["id"]) or Account(stored["id"], stored["account"], stored["name"])
 
 
 def owner_record(account: Account) -> dict[str, str]:
@@ -149,11 +150,8 @@ def parse_stored_acl(text: str) -> acls.AccessControlPolicy:
 def resolver(ctx: Ctx):
     """Canonical id -> the account's Owner, for grants naming a user (None: unknown id)."""
     def resolve(canonical_id: str) -> acls.Owner | None:
-        for access_key in ctx.state.config.users:
-            account = ctx.state.account(access_key)
-            if account.canonical_id == canonical_id:
-                return acls.Owner(account.canonical_id, account.display_name)
-        return None
+        account = ctx.state.account_by_id(canonical_id)
+        return acls.Owner(account.canonical_id, account.display_name) if account is not None else None
     return resolve
 
 
