@@ -278,3 +278,24 @@ def test_anonymous_post_needs_a_publicly_writable_bucket(endpoint):
     partial = submit(endpoint, f"{endpoint.url}/{open_bucket}", {**fields, "policy": "e30="})
     assert (partial.status_code, error_of(partial)["Code"]) == (400, "InvalidArgument")
     assert "awsaccesskeyid" in error_of(partial)["Message"].lower()
+
+
+def test_post_tagging_field_feeds_the_request_tag_policy_keys(endpoint, bucket):
+    """s3:RequestObjectTag/<key> on a POST comes from its ``tagging`` field."""
+    s3 = endpoint.client()
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Condition": {"StringNotEquals": {"s3:RequestObjectTag/project": "apollo"}}}]}))
+
+    def tagged(value: str) -> dict:
+        return {"tagging": f"<Tagging><TagSet><Tag><Key>project</Key><Value>{value}</Value></Tag></TagSet></Tagging>"}
+
+    for value, status in (("apollo", 204), ("gemini", 403)):
+        fields = tagged(value)
+        post = form(endpoint, bucket, f"tagged-{value}", fields=fields, conditions=[{"tagging": fields["tagging"]}])
+        sent = submit(endpoint, post.url, post.fields)
+        assert sent.status_code == status, sent.text
+    got = s3.get_object_tagging(Bucket=bucket, Key="tagged-apollo")["TagSet"]
+    assert got == [{"Key": "project", "Value": "apollo"}]
+    untagged = form(endpoint, bucket, "untagged")
+    assert error_of(submit(endpoint, untagged.url, untagged.fields))["Code"] == "AccessDenied"
