@@ -3,7 +3,7 @@
 #
 # usage: scripts/conformance.sh [--record] [--floor FILE] [--out DIR] [--max-time SECS] [--cleanup-fallback]
 #                               [-- RUN_SH_ARGS...]
-#   --record        write the pass count of this run into the floor file (after a deliberate change)
+#   --record        write this run's pass count minus 2 into the floor file (after a deliberate change)
 #   --floor FILE    the recorded floor (default: docs/conformance-floor.txt beside this script's repo)
 #   --out DIR       results directory for run.sh (default: a fresh temp dir, printed)
 #   --max-time SECS stop the suite after SECS (default 1500)
@@ -106,7 +106,7 @@ if ! [[ "$SUMMARY" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ 
   echo "conformance: no summary line from run.sh (got '$SUMMARY'); results in $OUT" >&2
   exit 1
 fi
-PASSED=${BASH_REMATCH[1]}
+PASSED=${BASH_REMATCH[1]}; TOTAL=$(( BASH_REMATCH[1] + BASH_REMATCH[2] + BASH_REMATCH[3] ))
 kill -0 "$SERVER_PID" 2>/dev/null || echo "conformance: WARNING: the server died during the run; see $WORK/server.log" >&2
 
 # Per-group figures beside Ceph RGW 16's on the same tests (the harness's groups and baseline).
@@ -117,10 +117,12 @@ floor=0
 floor=${floor:-0}
 echo "conformance: $SUMMARY in ${SECS}s; results $OUT" >&2
 if [ "$RECORD" = 1 ]; then
-  { echo "# ceph/s3-tests passes of 'scripts/conformance.sh$([ "$FALLBACK" = 1 ] && echo ' --cleanup-fallback')' (group:all --aws-faithful over HTTPS); CI fails below this."
-    echo "# Raise it with 'scripts/conformance.sh --record' when a change passes more; never lower it silently."
-    echo "$PASSED"; } >"$FLOOR"
-  echo "conformance: recorded $PASSED in $FLOOR" >&2
+  # A margin of 2: a few tests are timing-sensitive on a loaded 2-core machine.
+  { echo "# ceph/s3-tests passes of 'scripts/conformance.sh$([ "$FALLBACK" = 1 ] && echo ' --cleanup-fallback')' (group:all --aws-faithful over HTTPS, $DEFAULTS); CI fails below this."
+    echo "# Last recorded run ($(date -u +%F)): $PASSED / $TOTAL. The floor sits 2 below it (timing-sensitive tests);"
+    echo "# raise it with 'scripts/conformance.sh --record' when a change passes more; never lower it silently."
+    echo "$(( PASSED > 2 ? PASSED - 2 : 0 ))"; } >"$FLOOR"
+  echo "conformance: recorded floor $(( PASSED > 2 ? PASSED - 2 : 0 )) ($PASSED passed) in $FLOOR" >&2
 fi
 echo "conformance: $PASSED passed (floor $floor)"
 [ "$PASSED" -ge "$floor" ] || { echo "conformance: FAIL: $PASSED < floor $floor" >&2; exit 1; }

@@ -90,3 +90,99 @@ def test_anonymous_requests_reach_authorization_and_are_refused(endpoint, two):
     err = error_of(httpx.get(f"{endpoint.url}/no-such-{uuid.uuid4().hex[:8]}/k"))
     assert (err["status"], err["Code"]) == (404, "NoSuchBucket")
     assert main.get_object(Bucket=mine, Key="k")["Body"].read() == BODY
+
+
+# --- configured accounts (aws_account_id, canonical_user_id, display_name) -------------
+
+ALICE = ("AKIDALICE0000000", "alice/secret")
+ALICE2 = ("AKIDALICETWO0000", "alice-two/secret")   # a second user of Alice's account
+BOB = ("AKIDBOB000000000", "bob/secret")
+BOB_ID = "b0b" + "0" * 61
+ACCOUNTS_FILE = f"""
+[alice]
+aws_access_key_id = {ALICE[0]}
+aws_secret_access_key = {ALICE[1]}
+aws_account_id = 111122223333
+display_name = Alice Example
+
+[alice-ci]
+aws_access_key_id = {ALICE2[0]}
+aws_secret_access_key = {ALICE2[1]}
+aws_account_id = 111122223333
+
+[bob]
+aws_access_key_id = {BOB[0]}
+aws_secret_access_key = {BOB[1]}
+canonical_user_id = {BOB_ID}
+display_name = bob
+"""
+
+
+def _serve_with(tmp_path, text: str, name: str = "data"):
+    from .helpers import start_server
+
+    creds = tmp_path / f"{name}-accounts.ini"
+    creds.write_text(text)
+    return start_server(tmp_path / name, "--credentials", str(creds), credentials=False)
+
+
+def test_configured_accounts_show_in_owner_elements_and_acls(tmp_path):
+    server = _serve_with(tmp_path, ACCOUNTS_FILE)
+    try:
+        alice, alice2, bob = (server.client(creds=c) for c in (ALICE, ALICE2, BOB))
+        owner = alice.list_buckets()["Owner"]
+        assert owner["DisplayName"] == "Alice Example" and len(owner["ID"]) == 64
+        assert bob.list_buckets()["Owner"] == {"ID": BOB_ID, "DisplayName": "bob"}
+        bucket = f"t-{uuid.uuid4().hex[:16]}"
+        alice.create_bucket(Bucket=bucket)
+        alice.put_object(Bucket=bucket, Key="k", Body=BODY)
+        # one account, two users: the same owner, the same buckets
+        assert alice2.list_buckets()["Owner"]["ID"] == owner["ID"]
+        assert [b["Name"] for b in alice2.list_buckets()["Buckets"]] == [bucket]
+        assert alice2.get_object(Bucket=bucket, Key="k")["Body"].read() == BODY
+        # another account: nothing until a grant names its canonical id
+        _refused(lambda: bob.get_object(Bucket=bucket, Key="k"))
+        alice.put_object_acl(Bucket=bucket, Key="k", GrantRead=f'id="{BOB_ID}"')
+        acl = alice.get_object_acl(Bucket=bucket, Key="k")
+        assert acl["Owner"] == owner
+        assert {"Grantee": {"Type": "CanonicalUser", "ID": BOB_ID, "DisplayName": "bob"}, "Permission": "READ"} \
+            in acl["Grants"]
+        assert bob.get_object(Bucket=bucket, Key="k")["Body"].read() == BODY
+        assert alice.get_bucket_acl(Bucket=bucket)["Owner"] == owner
+        # x-amz-expected-bucket-owner takes the account id
+        assert alice.head_bucket(Bucket=bucket, ExpectedBucketOwner="111122223333")
+        _refused(lambda: alice.get_bucket_acl(Bucket=bucket, ExpectedBucketOwner="999999999999"))
+    finally:
+        server.stop()
+    # stable across restarts, and a renamed display name shows on existing buckets and ACLs
+    renamed = ACCOUNTS_FILE.replace("display_name = Alice Example", "display_name = Alice B. Example")
+    creds = tmp_path / "data-accounts.ini"
+    creds.write_text(renamed)
+    from .helpers import start_server
+
+    server = start_server(tmp_path / "data", "--credentials", str(creds), credentials=False)
+    try:
+        alice = server.client(creds=ALICE)
+        assert alice.list_buckets()["Owner"] == {"ID": owner["ID"], "DisplayName": "Alice B. Example"}
+        assert alice.get_bucket_acl(Bucket=bucket)["Owner"]["DisplayName"] == "Alice B. Example"
+        assert alice.get_object_acl(Bucket=bucket, Key="k")["Owner"]["DisplayName"] == "Alice B. Example"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("line, setting, message", [
+    ("display_name = bob", "aws_account_id = 12345", "must be 12 digits"),
+    (f"canonical_user_id = {BOB_ID}", "canonical_user_id = xyz", "64 lower-case hex"),
+    ("display_name = Alice Example", f"canonical_user_id = {BOB_ID}", "two accounts"),
+    ("display_name = bob", "display_name = " + "x" * 200, "display_name must be"),
+])
+def test_bad_account_settings_are_refused_at_start(tmp_path, line, setting, message):
+    import subprocess
+    import sys
+
+    creds = tmp_path / "bad.ini"
+    creds.write_text(ACCOUNTS_FILE.replace(line, setting))
+    out = subprocess.run([sys.executable, "-m", "s3presign", "serve", "--port", "0", "--data-dir", str(tmp_path / "d"),
+                          "--credentials", str(creds)], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert message in out.stderr, out.stderr

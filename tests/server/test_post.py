@@ -253,3 +253,49 @@ def test_form_errors(endpoint, bucket):
     assert error_of(no_file)["Message"] == "POST requires exactly one file upload per request."
     assert (error_of(not_a_form)["status"], error_of(not_a_form)["Code"]) == (412, "PreconditionFailed")
     assert (error_of(broken)["status"], error_of(broken)["Code"]) == (400, "MalformedPOSTRequest")
+
+
+def test_anonymous_post_needs_a_publicly_writable_bucket(endpoint):
+    """S3: a form without policy and signature is an anonymous request, served only where
+    the bucket's ACL (or policy) lets anyone write; its acl and tagging fields apply."""
+    import uuid
+
+    s3 = endpoint.client()
+    open_bucket, closed = f"t-{uuid.uuid4().hex[:16]}", f"t-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=open_bucket, ACL="public-read-write")
+    s3.create_bucket(Bucket=closed)
+    fields = {"key": "anon.txt", "acl": "public-read", "Content-Type": "text/plain",
+              "tagging": "<Tagging><TagSet><Tag><Key>from</Key><Value>form</Value></Tag></TagSet></Tagging>",
+              "success_action_status": "201"}
+    sent = submit(endpoint, f"{endpoint.url}/{open_bucket}", fields, b"anonymous bytes")
+    assert sent.status_code == 201, sent.text
+    assert b"<Key>anon.txt</Key>" in sent.content
+    assert httpx.get(f"{endpoint.url}/{open_bucket}/anon.txt").content == b"anonymous bytes"   # public-read
+    refused = submit(endpoint, f"{endpoint.url}/{closed}", fields)
+    assert (refused.status_code, error_of(refused)["Code"]) == (403, "AccessDenied")
+    assert "Contents" not in s3.list_objects_v2(Bucket=closed)
+    # a form that is signed but incomplete is still refused as such, not treated as anonymous
+    partial = submit(endpoint, f"{endpoint.url}/{open_bucket}", {**fields, "policy": "e30="})
+    assert (partial.status_code, error_of(partial)["Code"]) == (400, "InvalidArgument")
+    assert "awsaccesskeyid" in error_of(partial)["Message"].lower()
+
+
+def test_post_tagging_field_feeds_the_request_tag_policy_keys(endpoint, bucket):
+    """s3:RequestObjectTag/<key> on a POST comes from its ``tagging`` field."""
+    s3 = endpoint.client()
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Condition": {"StringNotEquals": {"s3:RequestObjectTag/project": "apollo"}}}]}))
+
+    def tagged(value: str) -> dict:
+        return {"tagging": f"<Tagging><TagSet><Tag><Key>project</Key><Value>{value}</Value></Tag></TagSet></Tagging>"}
+
+    for value, status in (("apollo", 204), ("gemini", 403)):
+        fields = tagged(value)
+        post = form(endpoint, bucket, f"tagged-{value}", fields=fields, conditions=[{"tagging": fields["tagging"]}])
+        sent = submit(endpoint, post.url, post.fields)
+        assert sent.status_code == status, sent.text
+    got = s3.get_object_tagging(Bucket=bucket, Key="tagged-apollo")["TagSet"]
+    assert got == [{"Key": "project", "Value": "apollo"}]
+    untagged = form(endpoint, bucket, "untagged")
+    assert error_of(submit(endpoint, untagged.url, untagged.fields))["Code"] == "AccessDenied"

@@ -14,6 +14,7 @@ from s3presign.server.config import (
     ConfigError,
     Limits,
     ServerConfig,
+    accounts_from_file,
     check_data_tree,
     clean_debris,
     default_data_dir,
@@ -145,7 +146,9 @@ def _start_console(address: str, policy: Path | None, scheme: str, host: str, po
 @click.option("--tls-key", type=click.Path(path_type=Path, dir_okay=False), help="TLS private key (PEM).")
 @click.option("--tls-self-signed", is_flag=True, help="Serve HTTPS with a certificate made for localhost (its CA is printed).")
 @click.option("--credentials", "credentials_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="AWS-style credentials file: every [section] with aws_access_key_id/aws_secret_access_key is a user.")
+              help="AWS-style credentials file: every [section] with aws_access_key_id/aws_secret_access_key is a user; "
+                   "optional aws_account_id (12 digits; users sharing one are one account), canonical_user_id "
+                   "(64 hex) and display_name set its account, as ACLs and Owner elements show it.")
 @click.option("--master-key-file", type=click.Path(path_type=Path, dir_okay=False),
               help="Use this 32-byte master key (raw, base64 or hex) instead of the data dir's.")
 @click.option("--allow-insecure-ssec", is_flag=True,
@@ -262,6 +265,7 @@ def serve(
         config = ServerConfig(
             limits=limits,
             data_dir=directory, users=users, region=region, domain=domain,
+            accounts=accounts_from_file(credentials_file) if credentials_file is not None else {},
             allow_insecure_ssec=allow_insecure_ssec, new_bucket_defaults=new_bucket_defaults,
             master_key=_master_key(master_key_file) if master_key_file else None,
             access_log=sys.stderr if access_log else None,

@@ -58,6 +58,25 @@ class Limits:
         return max(0.05, min(1.0, shortest / 4))
 
 
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+_CANONICAL_ID = re.compile(r"^[0-9a-f]{64}$")
+MAX_DISPLAY_NAME = 128
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """What the operator set for one user's account (None: derived, stable across restarts).
+
+    ``account_id``: the 12-digit AWS account id (``aws_account_id`` in the credentials
+    file, the key the AWS CLI and SDKs read). Users that give the same one are one
+    account: they own the same buckets. ``canonical_id``: the 64-hex canonical user id
+    of ACL grants and Owner elements. ``display_name``: Owner's DisplayName."""
+
+    account_id: str | None = None
+    canonical_id: str | None = None
+    display_name: str | None = None
+
+
 @dataclass
 class ServerConfig:
     """What one server instance needs; built by `s3presign serve` or by an embedder."""
@@ -65,6 +84,7 @@ class ServerConfig:
     data_dir: Path
     users: dict[str, Credentials]
     region: str = "us-east-1"
+    accounts: dict[str, AccountSpec] = field(default_factory=dict)   # access key -> its settings
     domain: str | None = None
     allow_insecure_ssec: bool = False
     new_bucket_defaults: str = "current"   # access.defaults.DEFAULTS: "current" or "legacy"
@@ -103,6 +123,32 @@ class ServerConfig:
             raise ConfigError(f"invalid new-bucket defaults {self.new_bucket_defaults!r}; use current or legacy")
         if not self.users:
             raise ConfigError("no users: give --credentials FILE or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+        check_accounts(self.accounts)
+
+
+def check_accounts(accounts: Mapping[str, AccountSpec]) -> None:
+    """Each setting well-formed; an account id has one canonical id, and a canonical id one account."""
+    canonical_of: dict[str, str] = {}
+    account_of: dict[str, str] = {}
+    for access, spec in accounts.items():
+        if spec.account_id is not None and not _ACCOUNT_ID.match(spec.account_id):
+            raise ConfigError(f"user {access}: aws_account_id {spec.account_id!r} must be 12 digits")
+        if spec.canonical_id is not None and not _CANONICAL_ID.match(spec.canonical_id):
+            raise ConfigError(f"user {access}: canonical_user_id must be 64 lower-case hex digits")
+        name = spec.display_name
+        if name is not None and (not name.strip() or len(name) > MAX_DISPLAY_NAME or not name.isprintable()):
+            raise ConfigError(f"user {access}: display_name must be 1 to {MAX_DISPLAY_NAME} printable characters")
+        if spec.canonical_id is None:
+            continue
+        account = spec.account_id or f"of user {access}"   # no account id: the user's own account
+        seen = canonical_of.setdefault(account, spec.canonical_id)
+        if seen != spec.canonical_id:
+            raise ConfigError(f"account {account} is given two canonical_user_id values; "
+                              "give every user of one account the same one (or none)")
+        owner = account_of.setdefault(spec.canonical_id, account)
+        if owner != account:
+            raise ConfigError(f"canonical_user_id {spec.canonical_id} is given to two accounts "
+                              f"({owner} and {account}); each account needs its own")
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -259,6 +305,28 @@ def users_from_file(path: Path) -> dict[str, Credentials]:
             f"credentials file {path} has no section with aws_access_key_id and aws_secret_access_key"
         )
     return users
+
+
+def accounts_from_file(path: Path) -> dict[str, AccountSpec]:
+    """The account settings of a credentials file's users (sections with a key pair):
+    ``aws_account_id``, ``canonical_user_id``, ``display_name``, each optional."""
+    parser = configparser.RawConfigParser()
+    try:
+        with open(path, encoding="utf-8") as f:
+            parser.read_file(f)
+    except (OSError, configparser.Error, UnicodeDecodeError):
+        return {}   # users_from_file reports it
+    accounts: dict[str, AccountSpec] = {}
+    for section in parser.sections():
+        items = {k: v.strip() for k, v in parser.items(section)}
+        access = items.get("aws_access_key_id")
+        if not access or not items.get("aws_secret_access_key"):
+            continue
+        spec = AccountSpec(items.get("aws_account_id") or None, (items.get("canonical_user_id") or "").lower() or None,
+                           items.get("display_name") or None)
+        if spec != AccountSpec():
+            accounts[access] = spec
+    return accounts
 
 
 def users_from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Credentials]:

@@ -261,9 +261,9 @@ class Metadata:
             return self._one(self._BUCKET + " WHERE name = ?", (name,))
         return self._exec(t, self._BUCKET + " WHERE name = ?" + self.dialect.for_update, (name,)).fetchone()
 
-    def insert_bucket(self, t: Any, name: str, created: float, region: str) -> bool:
-        cur = self._exec(t, "INSERT INTO buckets (name, created, region, versioning, config) VALUES (?, ?, ?, '', '{}')"
-                            " ON CONFLICT (name) DO NOTHING", (name, created, region))
+    def insert_bucket(self, t: Any, name: str, created: float, region: str, config: str = "{}") -> bool:
+        cur = self._exec(t, "INSERT INTO buckets (name, created, region, versioning, config) VALUES (?, ?, ?, '', ?)"
+                            " ON CONFLICT (name) DO NOTHING", (name, created, region, config))
         return cur.rowcount == 1
 
     def update_bucket(self, t: Any, name: str, versioning: str, config: str) -> None:
@@ -285,9 +285,12 @@ class Metadata:
     # --- versions ----------------------------------------------------------------------
     _VERSION = "SELECT id, okey, version_id, latest, record, mac, blobs FROM versions"
 
-    def current(self, bucket: str, key: str) -> Row | None:
+    def current(self, bucket: str, key: str, t: Any = None) -> Row | None:
         # IN, not "> 0": an equality on latest lets the index seek (bucket, latest, okey)
-        return self._one(self._VERSION + " WHERE bucket = ? AND okey = ? AND latest IN (1, 2) LIMIT 1", (bucket, key))
+        sql = self._VERSION + " WHERE bucket = ? AND okey = ? AND latest IN (1, 2) LIMIT 1"
+        if t is None:
+            return self._one(sql, (bucket, key))
+        return self._exec(t, sql, (bucket, key)).fetchone()
 
     def version(self, bucket: str, key: str, version_id: str, t: Any = None) -> Row | None:
         sql = self._VERSION + " WHERE bucket = ? AND okey = ? AND version_id = ?"
@@ -301,6 +304,10 @@ class Metadata:
         self._exec(t, "UPDATE versions SET latest = 0 WHERE bucket = ? AND okey = ? AND latest IN (1, 2)", (bucket, key))
         self._exec(t, "INSERT INTO versions (bucket, okey, version_id, latest, record, mac, blobs)"
                       " VALUES (?, ?, ?, ?, ?, ?, ?)", (bucket, key, version_id, 2 if marker else 1, record, mac, blobs))
+
+    def update_record(self, t: Any, row_id: int, record: str, mac: str) -> None:
+        """Replace one version's sealed record (its blobs and place among versions unchanged)."""
+        self._exec(t, "UPDATE versions SET record = ?, mac = ? WHERE id = ?", (record, mac, row_id))
 
     def delete_version(self, t: Any, row_id: int) -> None:
         self._exec(t, "DELETE FROM versions WHERE id = ?", (row_id,))

@@ -43,9 +43,9 @@ import os
 import secrets
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Union
+from typing import Any, Callable, Iterator, Mapping, Union
 
 from s3presign.core.s3errors import S3Error
 from s3presign.server.blobs import BlobReader, BlobStore
@@ -354,10 +354,11 @@ class Storage:
     def list_buckets(self) -> list[BucketInfo]:
         return [self._bucket_info(r) for r in self.meta.buckets()]
 
-    def create_bucket(self, name: str, region: str) -> bool:
-        """False if the bucket already exists."""
+    def create_bucket(self, name: str, region: str, config: Mapping[str, Any] | None = None) -> bool:
+        """False if the bucket already exists. ``config``: its settings, written with it
+        (a crash never leaves a bucket without the settings it was created with)."""
         with self.meta.tx() as t:
-            return self.meta.insert_bucket(t, name, time.time(), region)
+            return self.meta.insert_bucket(t, name, time.time(), region, json.dumps(dict(config or {})))
 
     def bucket(self, name: str) -> BucketInfo:
         row = self.meta.bucket(name)
@@ -445,6 +446,35 @@ class Storage:
         if meta.delete_marker:
             raise _delete_marker_error(meta, version_id)
         return meta
+
+    def update_extra(self, bucket: str, key: str, version_id: str | None,
+                     changes: Mapping[str, Any]) -> ObjectMeta:
+        """Set (None: remove) items of one version's ``extra`` (its ACL, its tags), in one
+        transaction: the record is authenticated before the change and sealed again
+        after it, so a concurrent write to the key either precedes or follows it whole.
+        The current version when ``version_id`` is None; errors as :meth:`head`."""
+        with self.meta.tx() as t:
+            self._locked_bucket(t, bucket)
+            row = (self.meta.version(bucket, key, version_id, t) if version_id is not None
+                   else self.meta.current(bucket, key, t))
+            if row is None:
+                raise _missing_version(bucket, key, version_id)
+            meta = self._version(bucket, row)
+            if meta.corrupt:
+                raise S3Error("InternalError")
+            if meta.delete_marker:
+                raise _delete_marker_error(meta, version_id)
+            extra = dict(meta.extra)
+            for name, value in changes.items():
+                if value is None:
+                    extra.pop(name, None)
+                else:
+                    extra[name] = value
+            updated = replace(meta, extra=extra)
+            record, mac, _ = self._sealed(bucket, updated)
+            self.meta.update_record(t, row[0], record, mac)
+            crashpoint("tx-open", key)
+        return updated
 
     def open(self, bucket: str, key: str, version_id: str | None = None) -> StoredObject:
         for _ in range(3):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Mapping
 from urllib.parse import unquote
@@ -43,13 +43,19 @@ ANONYMOUS_OWNER = acls.Owner("65a011a29cdf8ec533ec3d1ccaae921c", "anonymous")
 # Operations that need no bucket (or whose bucket does not exist yet): any account may.
 _ACCOUNT_OPERATIONS = frozenset({"ListBuckets", "CreateBucket"})
 # Operations whose handler authorizes (see the module docstring).
-_IN_HANDLER = frozenset({"DeleteObjects", "PostObject"})
+_IN_HANDLER = frozenset({"DeleteObjects", "PostObject", "PutObjectTagging"})
 # Writes that a bucket blocking SSE-C refuses when they ask for it (the destination's
 # header: a copy's source key is x-amz-copy-source-server-side-encryption-customer-*).
 _SSEC_WRITES = frozenset({"PutObject", "PostObject", "CopyObject", "CreateMultipartUpload"})
 _SSEC_HEADER = "x-amz-server-side-encryption-customer-algorithm"
-# Operations decided by the existing object's owner and ACL (where ACLs apply).
-_OBJECT_READS = frozenset({"GetObject", "HeadObject", "GetObjectAcl", "GetObjectTagging", "GetObjectAttributes"})
+# Reads of a key that may not exist: 404 rather than 403 for who may list the bucket.
+_MISSING_IS_404 = frozenset({"GetObject", "HeadObject"})
+# Writes whose x-amz-tagging (POST: the ``tagging`` field) the policy keys describe.
+_TAGGING_WRITES = frozenset({"PutObject", "PostObject", "CopyObject", "CreateMultipartUpload"})
+# Operations decided by the existing object's owner and ACL (where ACLs apply), and
+# whose policy conditions may test its tags (s3:ExistingObjectTag/<key>).
+_OBJECT_READS = frozenset({"GetObject", "HeadObject", "GetObjectAcl", "GetObjectTagging", "GetObjectAttributes",
+                           "PutObjectAcl", "PutObjectTagging", "DeleteObjectTagging"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +97,26 @@ def facts(ctx: Ctx, *, post: bool = False, fields: Mapping[str, str] | None = No
         auth_type = AUTH_POST if post else (AUTH_QUERY if auth.presigned else AUTH_HEADER)
         version = auth.signature_version
         age = _signature_age_ms(ctx, now) if version == "v4" and not post else None
+    headers = ctx.req.headers if fields is None else {k.lower(): v for k, v in fields.items()}
     return RequestFacts(
-        headers=ctx.req.headers if fields is None else {k.lower(): v for k, v in fields.items()}, query=ctx.req.query, auth_type=auth_type, signature_version=version,
+        headers=headers, query=ctx.req.query, auth_type=auth_type, signature_version=version,
         signature_age_ms=age, secure=ctx.req.secure, source_ip=client[0] if client else None, now=now,
         username=auth.access_key if auth is not None else None,
+        request_tags=_request_tags(ctx.operation, headers),
     )
+
+
+def _request_tags(operation: str | None, headers: Mapping[str, str]) -> dict[str, str] | None:
+    """The tags a write sets, for s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys
+    (None: the request sets none, and the keys are absent). Malformed tags count as none
+    here: the handler refuses them with S3's error, once authorized."""
+    if operation not in _TAGGING_WRITES:
+        return None
+    try:
+        tags = _object_tags(operation, headers)
+    except S3Error:
+        return None
+    return tags or None
 
 
 def access_of(ctx: Ctx, *, post: bool = False, fields: Mapping[str, str] | None = None) -> Access:
@@ -108,7 +129,8 @@ def owner_of(ctx: Ctx, info: BucketInfo) -> Account:
     stored = info.config.get(OWNER)
     if not stored:
         return ctx.state.first_account
-    return Account(stored["id"], stored["account"], stored["name"])
+    # the display name the operator configures now, not the one stored at creation
+    return ctx.state.account_by_id(stored["id"]) or Account(stored["id"], stored["account"], stored["name"])
 
 
 def owner_record(account: Account) -> dict[str, str]:
@@ -128,11 +150,8 @@ def parse_stored_acl(text: str) -> acls.AccessControlPolicy:
 def resolver(ctx: Ctx):
     """Canonical id -> the account's Owner, for grants naming a user (None: unknown id)."""
     def resolve(canonical_id: str) -> acls.Owner | None:
-        for access_key in ctx.state.config.users:
-            account = ctx.state.account(access_key)
-            if account.canonical_id == canonical_id:
-                return acls.Owner(account.canonical_id, account.display_name)
-        return None
+        account = ctx.state.account_by_id(canonical_id)
+        return acls.Owner(account.canonical_id, account.display_name) if account is not None else None
     return resolve
 
 
@@ -209,25 +228,56 @@ def _copy_source(ctx: Ctx) -> tuple[str, str, str | None] | None:
     return bucket, key, version
 
 
-def _run(ctx: Ctx, checks: list[Check], infos: dict[str, BucketInfo], obj: ObjectAccess | None = None) -> None:
+def _run(ctx: Ctx, checks: list[Check], infos: dict[str, BucketInfo], obj: ObjectAccess | None = None,
+         source_obj: ObjectAccess | None = None) -> None:
     who = ctx.access
     for c in checks:
         bucket_name = c.resource[len("arn:aws:s3:::"):].partition("/")[0]
         rc = request_context(who.principal, c.action, c.resource, who.facts)
-        require(c, rc, bucket_access(ctx, infos[bucket_name]), None if c.source else obj)
+        require(c, rc, bucket_access(ctx, infos[bucket_name]), source_obj if c.source else obj)
 
 
-async def _existing(ctx: Ctx, access: BucketAccess) -> ObjectAccess | None:
+async def _existing(ctx: Ctx, access: BucketAccess, bucket: str, key: str, version: str | None, *,
+                    tags: bool = False) -> ObjectAccess | None:
     """The object a read names, for its owner and ACL (only where ACLs apply: with
-    BucketOwnerEnforced the bucket's owner owns everything). None if it cannot be read:
-    the handler then gives S3's error for it, once authorized on the bucket's terms."""
-    if access.ownership == acls.BUCKET_OWNER_ENFORCED:
+    BucketOwnerEnforced the bucket's owner owns everything) and, with ``tags`` and a
+    bucket policy, its tags for s3:ExistingObjectTag. None if it cannot be read: the
+    handler then gives S3's error for it, once authorized on the bucket's terms."""
+    enforced = access.ownership == acls.BUCKET_OWNER_ENFORCED
+    want_tags = tags and access.policy is not None
+    if enforced and not want_tags:
         return None
     try:
-        meta = await ctx.state.store.head(ctx.bucket, ctx.key, ctx.req.query.get("versionId"))
+        meta = await ctx.state.store.head(bucket, key, version)
     except S3Error:
         return None
-    return object_access(access, meta.extra)
+    if want_tags and meta.extra.get(TAGS):
+        ctx.access = replace(ctx.access, facts=replace(ctx.access.facts, existing_tags=meta.extra[TAGS]))
+    return None if enforced else object_access(access, meta.extra)
+
+
+def _expected_owner(ctx: Ctx, info: BucketInfo, header: str) -> None:
+    """x-amz-expected-bucket-owner (a copy's source: x-amz-source-expected-bucket-owner):
+    the account id the caller expects owns the bucket; any other owner is S3's 403."""
+    expected = ctx.req.headers.get(header)
+    if expected is not None and expected.strip() != owner_of(ctx, info).account_id:
+        raise S3Error("AccessDenied")
+
+
+async def _may_learn_missing(ctx: Ctx, info: BucketInfo) -> bool:
+    """S3 (GetObject): a key that does not exist is 404 to a requester allowed
+    s3:ListBucket on the bucket (who could list it anyway), 403 to anyone else."""
+    try:
+        await ctx.state.store.head(ctx.bucket, ctx.key, ctx.req.query.get("versionId"))
+        return False
+    except S3Error as exc:
+        if exc.name not in ("NoSuchKey", "NoSuchVersion"):
+            return False
+    try:
+        _run(ctx, required("ListObjects", ctx.bucket), {ctx.bucket: info})
+    except S3Error:
+        return False
+    return True
 
 
 async def authorize(ctx: Ctx, operation: str | None) -> None:
@@ -242,6 +292,7 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
         return
     store = ctx.state.store
     infos = {ctx.bucket: await store.bucket(ctx.bucket)}
+    _expected_owner(ctx, infos[ctx.bucket], "x-amz-expected-bucket-owner")
     if operation in _IN_HANDLER:
         return
     source = None
@@ -251,15 +302,24 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
             return
         if source[0] not in infos:
             infos[source[0]] = await store.bucket(source[0])
+        _expected_owner(ctx, infos[source[0]], "x-amz-source-expected-bucket-owner")
     headers = ctx.req.headers
     # tags at write need s3:PutObjectTagging; an ACL at write is decided by the write's own grant
     needs = frozenset({"tagging"} if "x-amz-tagging" in headers else ())
     checks = required(operation, ctx.bucket, ctx.key or None, version_id=ctx.req.query.get("versionId"),
                       source=source, facts=needs)
-    obj = None
+    obj = source_obj = None
     if operation in _OBJECT_READS:
-        obj = await _existing(ctx, bucket_access(ctx, infos[ctx.bucket]))
-    _run(ctx, checks, infos, obj)
+        obj = await _existing(ctx, bucket_access(ctx, infos[ctx.bucket]), ctx.bucket, ctx.key,
+                              ctx.req.query.get("versionId"), tags=True)
+    elif source is not None:   # a copy reads its source on the source object's owner and ACL
+        source_obj = await _existing(ctx, bucket_access(ctx, infos[source[0]]), *source)
+    try:
+        _run(ctx, checks, infos, obj, source_obj)
+    except S3Error:
+        if operation in _MISSING_IS_404 and await _may_learn_missing(ctx, infos[ctx.bucket]):
+            return   # the handler answers 404 NoSuchKey
+        raise
     if operation in _SSEC_WRITES:
         defaults.check_ssec_write(infos[ctx.bucket].config.get("encryption"), _SSEC_HEADER in ctx.req.headers)
         ctx.access.object_extra.update(_object_extra(ctx, bucket_access(ctx, infos[ctx.bucket]), ctx.req.headers))
@@ -267,13 +327,19 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
 
 async def check(ctx: Ctx, operation: str, key: str, version_id: str | None = None, *,
                 post: bool = False, info: BucketInfo | None = None,
-                fields: Mapping[str, str] | None = None) -> None:
-    """Authorize one key of DeleteObjects, or a POST object once its signer is known."""
+                fields: Mapping[str, str] | None = None, request_tags: Mapping[str, str] | None = None) -> None:
+    """Authorize one key of DeleteObjects, a POST object once its signer is known, or a
+    PutObjectTagging once its body gave the tags (``request_tags``) its policy keys name."""
     if ctx.access is None or post:
         ctx.access = access_of(ctx, post=post, fields=fields)
+    if request_tags:
+        ctx.access = replace(ctx.access, facts=replace(ctx.access.facts, request_tags=dict(request_tags)))
     if info is None:
         info = await ctx.state.store.bucket(ctx.bucket)
-    _run(ctx, required(operation, ctx.bucket, key, version_id=version_id), {ctx.bucket: info})
+    obj = None
+    if operation in _OBJECT_READS:
+        obj = await _existing(ctx, bucket_access(ctx, info), ctx.bucket, key, version_id, tags=True)
+    _run(ctx, required(operation, ctx.bucket, key, version_id=version_id), {ctx.bucket: info}, obj)
     if operation in _SSEC_WRITES:
         headers = ctx.access.facts.headers
         defaults.check_ssec_write(info.config.get("encryption"), _SSEC_HEADER in headers)

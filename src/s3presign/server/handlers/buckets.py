@@ -72,22 +72,20 @@ async def create_bucket(ctx: Ctx) -> Response:
             raise S3Error("IllegalLocationConstraintException", constraint=constraint)
     elif constraint != region:
         raise S3Error("IllegalLocationConstraintException", constraint=constraint or "unspecified")
+    # Every owner setting goes in with the bucket itself: one transaction, never half-configured.
+    config: dict = {authz.OWNER: authz.owner_record(me), authz.OWNERSHIP: settings.object_ownership}
+    if requested is not None and not requested.is_private:
+        config[authz.ACL] = acls.render_acl_xml(requested).decode()
+    if settings.public_access_block is not None:
+        config[authz.PUBLIC_ACCESS_BLOCK] = asdict(settings.public_access_block)
+    if settings.blocked_encryption_types:
+        config["encryption"] = {**_DEFAULT_ENCRYPTION, "BlockedEncryptionTypes": list(settings.blocked_encryption_types)}
     store = ctx.state.store
-    if not await store.create_bucket(ctx.bucket, region):
+    if not await store.create_bucket(ctx.bucket, region, config):
         if authz.owner_of(ctx, await store.bucket(ctx.bucket)).canonical_id != me.canonical_id:
             raise S3Error("BucketAlreadyExists", elements={"BucketName": ctx.bucket})
         if region != "us-east-1":
             raise S3Error("BucketAlreadyOwnedByYou", elements={"BucketName": ctx.bucket})
-        return Response(200).header("Location", f"/{ctx.bucket}")
-    await store.set_bucket_config(ctx.bucket, authz.OWNER, authz.owner_record(me))
-    await store.set_bucket_config(ctx.bucket, authz.OWNERSHIP, settings.object_ownership)
-    if requested is not None and not requested.is_private:
-        await store.set_bucket_config(ctx.bucket, authz.ACL, acls.render_acl_xml(requested).decode())
-    if settings.public_access_block is not None:
-        await store.set_bucket_config(ctx.bucket, authz.PUBLIC_ACCESS_BLOCK, asdict(settings.public_access_block))
-    if settings.blocked_encryption_types:
-        blocked = {**_DEFAULT_ENCRYPTION, "BlockedEncryptionTypes": list(settings.blocked_encryption_types)}
-        await store.set_bucket_config(ctx.bucket, "encryption", blocked)
     return Response(200).header("Location", f"/{ctx.bucket}")
 
 

@@ -11,7 +11,7 @@ from s3presign.core.credentials import Credentials
 from s3presign.core.s3errors import S3Error
 from s3presign.core.verify import AuthResult
 from s3presign.server.auth import Payload
-from s3presign.server.config import ServerConfig
+from s3presign.server.config import AccountSpec, ServerConfig
 from s3presign.server.encryption import Encryption
 from s3presign.server.http import Request
 from s3presign.server.storage import AsyncStorage, Storage
@@ -36,12 +36,25 @@ class ServerState:
         return self.config.users.get(access_key)
 
     def account(self, access_key: str) -> "Account":
-        return account_of(access_key)
+        spec = self.config.accounts.get(access_key)
+        return account_of(access_key) if spec is None else configured_account(access_key, spec)
+
+    def account_by_id(self, canonical_id: str) -> "Account | None":
+        """The configured account with this canonical id, for Owner elements that show the
+        display name the operator set now (None: no user has it)."""
+        by_id = self.__dict__.get("_by_id")
+        if by_id is None:   # the users are fixed for the server's life: built once
+            by_id = {}
+            for access_key in self.config.users:
+                account = self.account(access_key)
+                by_id.setdefault(account.canonical_id, account)
+            self.__dict__["_by_id"] = by_id
+        return by_id.get(canonical_id)
 
     @property
     def first_account(self) -> "Account":
         """Who owns a bucket created before owners were recorded: the first user."""
-        return account_of(next(iter(self.config.users)))
+        return self.account(next(iter(self.config.users)))
 
 
 @lru_cache(maxsize=64)
@@ -67,6 +80,19 @@ def account_of(access_key: str) -> Account:
     return Account(owner_id(access_key), account.zfill(12), access_key)
 
 
+@lru_cache(maxsize=256)
+def configured_account(access_key: str, spec: AccountSpec) -> Account:
+    """An account with the operator's settings; each one not set is derived: the canonical
+    id from the account id when that is set (every user of one account shares it), else
+    from the access key; the display name is the access key."""
+    derived = account_of(access_key)
+    account_id = spec.account_id or derived.account_id
+    canonical = spec.canonical_id or (
+        hashlib.sha256(b"s3presign canonical:" + account_id.encode()).hexdigest() if spec.account_id
+        else derived.canonical_id)
+    return Account(canonical, account_id, spec.display_name or derived.display_name)
+
+
 class Ctx:
     """One request in flight: who sent it, which bucket and key it names."""
 
@@ -88,8 +114,10 @@ class Ctx:
     @property
     def owner(self) -> tuple[str, str]:
         """(ID, DisplayName) of the requester, for Owner elements."""
-        access = self.auth.access_key if self.auth is not None else ""
-        return owner_id(access), access
+        if self.auth is None:
+            return owner_id(""), ""
+        account = self.state.account(self.auth.access_key)
+        return account.canonical_id, account.display_name
 
     async def read_body(self, limit: int, *, require_digest: bool = False, body_checksums: bool = True) -> bytes:
         """A small request body (XML), verified like any payload (x-amz-content-sha256,

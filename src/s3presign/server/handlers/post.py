@@ -30,6 +30,9 @@ MAX_FIELDS = 20 * 1024  # bytes of form fields before the file
 MAX_FILE = 5 * 1024**3
 FILENAME = "${filename}"
 _FORM = "multipart/form-data"
+# Any of these makes a form a signed one (verified, refused when incomplete).
+_SIGNED_FIELDS = ("policy", "awsaccesskeyid", "signature", "x-amz-signature", "x-amz-credential",
+                  "x-amz-algorithm")
 
 
 
@@ -50,6 +53,12 @@ async def _fields(reader: FormReader) -> dict[str, str]:
         except UnicodeDecodeError:
             raise S3Error("MalformedPOSTRequest") from None
     raise S3Error("PostFileMissing")
+
+
+def _anonymous(form: dict[str, str]) -> bool:
+    """S3: the policy (and the signature with it) is needed only where the bucket is not
+    publicly writable. A form with neither is an anonymous request."""
+    return not any(f in form for f in _SIGNED_FIELDS)
 
 
 def _location(ctx: Ctx, key: str) -> str:
@@ -91,17 +100,20 @@ async def post_object(ctx: Ctx) -> Response:
     if "key" not in form:
         raise S3Error("PostMissingField", field="key")
     form["key"] = key = form["key"].replace(FILENAME, filename)  # the policy sees the final key
-    auth, _, length_range = verify_post_form(form, bucket=ctx.bucket, lookup=state.lookup,
-                                             region=state.config.region)
+    if _anonymous(form):
+        auth, length_range = None, None   # authorized like any anonymous request: by grant only
+    else:
+        auth, _, length_range = verify_post_form(form, bucket=ctx.bucket, lookup=state.lookup,
+                                                 region=state.config.region)
     ctx.auth, ctx.key = auth, key
     check_key(key)
     await authz.check(ctx, "PostObject", key, post=True, info=info, fields=form)
     content_type, stored, user, extra = stored_headers(form)
     extra.update(ctx.access.object_extra)  # owner and ACL
     sse = parse_write_sse(form, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
-                          signature_version=auth.signature_version)
+                          signature_version=ctx.signature_version)
     writer = state.encryption.begin_write(sse, default_sse(info), bucket=ctx.bucket, key=key,
-                                          signature_version=auth.signature_version)
+                                          signature_version=ctx.signature_version)
     low, high = length_range if length_range is not None else (0, MAX_FILE)
     high = min(high, MAX_FILE)
     length = ascii_uint(req.headers.get("content-length"))
