@@ -619,10 +619,12 @@ def verify_request(
     region: str,
     now: float | None = None,
     virtual_bucket: str | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> AuthResult:
-    """Authenticate one request; raise S3Error exactly as S3 would."""
+    """Authenticate one request; raise S3Error exactly as S3 would. ``params``:
+    ``first_params(raw_query)`` if the caller already has it."""
     now = time.time() if now is None else now
-    q = first_params(raw_query) if raw_query else {}
+    q = params if params is not None else first_params(raw_query) if raw_query else {}
     authorization = headers.get("authorization")
     v4_query = "X-Amz-Algorithm" in q or "X-Amz-Credential" in q or "X-Amz-Signature" in q
     v2_query = "Signature" in q or "AWSAccessKeyId" in q

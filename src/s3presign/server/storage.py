@@ -116,6 +116,7 @@ class BucketInfo:
     region: str
     config: dict[str, Any] = field(default_factory=dict)
     versioning: str = ""  # "", Enabled or Suspended
+    stored: str = ""  # the config's text as read: a cache key for what is derived from it
 
 
 @dataclass(slots=True)
@@ -346,7 +347,7 @@ class Storage:
     # --- buckets -----------------------------------------------------------------------
     @staticmethod
     def _bucket_info(row: Row) -> BucketInfo:
-        return BucketInfo(row[0], row[1], row[2], json.loads(row[4]), row[3])
+        return BucketInfo(row[0], row[1], row[2], json.loads(row[4]), row[3], row[4])
 
     def list_buckets(self) -> list[BucketInfo]:
         return [self._bucket_info(r) for r in self.meta.buckets()]
@@ -442,6 +443,30 @@ class Storage:
         if meta.delete_marker:
             raise _delete_marker_error(meta, version_id)
         return meta
+
+    def lookup(self, bucket: str, key: str) -> tuple[BucketInfo, ObjectMeta | None]:
+        """The bucket and the key's current version, in one read (a GET's authorization
+        and its handler share it). None when there is no servable current version:
+        :meth:`open` then gives S3's error for it."""
+        row = self.meta.bucket_and_current(bucket, key)
+        if row is None:
+            raise S3Error("NoSuchBucket", elements={"BucketName": bucket})
+        info = self._bucket_info(row)
+        if row[5] is None:
+            return info, None
+        meta = self._version(bucket, row[5:])
+        return info, None if meta.corrupt or meta.delete_marker else meta
+
+    def open_version(self, bucket: str, key: str, meta: ObjectMeta) -> StoredObject:
+        """Open the version :meth:`lookup` returned (read again if it was replaced and
+        deleted meanwhile, as :meth:`open` does)."""
+        try:
+            return StoredObject(meta, self.blobs)
+        except FileNotFoundError:
+            return self.open(bucket, key)
+        except IntegrityError:
+            self._report("object", bucket, key, meta.version_id)
+            raise S3Error("InternalError") from None
 
     def open(self, bucket: str, key: str, version_id: str | None = None) -> StoredObject:
         for _ in range(3):
@@ -699,8 +724,8 @@ def memory_storage(record_key: bytes | None = None) -> Storage:
 
 
 # Calls that only read: run inline when the database is local (microseconds).
-_READS = frozenset({"list_buckets", "bucket", "head", "open", "list_objects", "list_versions", "get_upload",
-                    "list_parts", "list_uploads"})
+_READS = frozenset({"list_buckets", "bucket", "head", "open", "lookup", "open_version", "list_objects",
+                    "list_versions", "get_upload", "list_parts", "list_uploads"})
 
 
 class AsyncStorage:

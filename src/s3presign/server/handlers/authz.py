@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import calendar
 import time
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Mapping
+from typing import Callable, Mapping
 from urllib.parse import unquote
 
 from s3presign.core.s3errors import S3Error
@@ -24,9 +23,9 @@ from s3presign.server.access import defaults, tagging
 from s3presign.server.access.actions import Check, required
 from s3presign.server.access.authorize import BucketAccess, ObjectAccess, PublicAccessBlock, check_acl_write, require
 from s3presign.server.access.context import AUTH_HEADER, AUTH_POST, AUTH_QUERY, RequestFacts, request_context
-from s3presign.server.access.policy import ANONYMOUS, Policy, RequestPrincipal, parse_policy
+from s3presign.server.access.policy import ANONYMOUS, Policy, RequestContext, RequestPrincipal, parse_policy
 from s3presign.server.handlers.context import Account, Ctx
-from s3presign.server.storage import BucketInfo
+from s3presign.server.storage import BucketInfo, ObjectMeta
 
 # Bucket configuration items (BucketInfo.config) that hold access settings.
 OWNER = "owner"                 # {"id", "account", "name"}
@@ -50,19 +49,37 @@ _SSEC_WRITES = frozenset({"PutObject", "PostObject", "CopyObject", "CreateMultip
 _SSEC_HEADER = "x-amz-server-side-encryption-customer-algorithm"
 # Operations decided by the existing object's owner and ACL (where ACLs apply).
 _OBJECT_READS = frozenset({"GetObject", "HeadObject", "GetObjectAcl", "GetObjectTagging", "GetObjectAttributes"})
+# Reads whose handler serves the very version authorization looked up (one read of
+# the bucket and the object, one snapshot); see Ctx.found.
+_SERVED = frozenset({"GetObject", "HeadObject"})
 
 
-@dataclass(frozen=True, slots=True)
 class Access:
-    """Who sends the request and what the server knows of it."""
+    """Who sends the request and what the server knows of it. ``facts`` is made on
+    first use: only a bucket policy (and a few handlers) read it, and most buckets
+    have none."""
 
-    principal: RequestPrincipal
-    account: Account | None
-    facts: RequestFacts
-    # what a write stores in the new object's ObjectMeta.extra: its owner and ACL
-    object_extra: dict = field(default_factory=dict)
+    __slots__ = ("principal", "account", "object_extra", "_facts", "_make")
+
+    def __init__(self, principal: RequestPrincipal, account: Account | None,
+                 make: Callable[[], RequestFacts]) -> None:
+        self.principal = principal
+        self.account = account
+        # what a write stores in the new object's ObjectMeta.extra: its owner and ACL
+        self.object_extra: dict = {}
+        self._facts: RequestFacts | None = None
+        self._make: Callable[[], RequestFacts] | None = make
+
+    @property
+    def facts(self) -> RequestFacts:
+        made = self._facts
+        if made is None:
+            made = self._facts = self._make()  # type: ignore[misc]
+            self._make = None
+        return made
 
 
+@lru_cache(maxsize=256)
 def principal(account: Account | None) -> RequestPrincipal:
     if account is None:
         return ANONYMOUS
@@ -100,7 +117,7 @@ def facts(ctx: Ctx, *, post: bool = False, fields: Mapping[str, str] | None = No
 
 def access_of(ctx: Ctx, *, post: bool = False, fields: Mapping[str, str] | None = None) -> Access:
     account = ctx.state.account(ctx.auth.access_key) if ctx.auth is not None else None
-    return Access(principal(account), account, facts(ctx, post=post, fields=fields))
+    return Access(principal(account), account, lambda: facts(ctx, post=post, fields=fields))
 
 
 def owner_of(ctx: Ctx, info: BucketInfo) -> Account:
@@ -181,8 +198,26 @@ def object_access(access: BucketAccess, extra: Mapping) -> ObjectAccess:
     return ObjectAccess(owner, parse_stored_acl(text) if text else None)
 
 
+_ACCESS_CACHE = 1024
+_accesses: dict[tuple[str, str, Account | None], BucketAccess] = {}
+
+
 def bucket_access(ctx: Ctx, info: BucketInfo) -> BucketAccess:
-    owner = owner_of(ctx, info)
+    if not info.stored:
+        return _derive(owner_of(ctx, info), info)
+    # Keyed by the settings' text as read for this request, so never stale: a change
+    # made by any instance is a different text.
+    first = None if info.config.get(OWNER) else ctx.state.first_account
+    key = (info.name, info.stored, first)
+    access = _accesses.get(key)
+    if access is None:
+        if len(_accesses) >= _ACCESS_CACHE:
+            _accesses.clear()
+        access = _accesses[key] = _derive(owner_of(ctx, info), info)
+    return access
+
+
+def _derive(owner: Account, info: BucketInfo) -> BucketAccess:
     text = info.config.get(POLICY)
     pab = info.config.get(PUBLIC_ACCESS_BLOCK)
     acl_text = info.config.get(ACL)
@@ -213,8 +248,12 @@ def _run(ctx: Ctx, checks: list[Check], infos: dict[str, BucketInfo], obj: Objec
     who = ctx.access
     for c in checks:
         bucket_name = c.resource[len("arn:aws:s3:::"):].partition("/")[0]
-        rc = request_context(who.principal, c.action, c.resource, who.facts)
-        require(c, rc, bucket_access(ctx, infos[bucket_name]), None if c.source else obj)
+        access = bucket_access(ctx, infos[bucket_name])
+        if access.policy is None:  # the condition keys are read by a policy only
+            rc = RequestContext(who.principal, c.action, c.resource)
+        else:
+            rc = request_context(who.principal, c.action, c.resource, who.facts)
+        require(c, rc, access, None if c.source else obj)
 
 
 async def _existing(ctx: Ctx, access: BucketAccess) -> ObjectAccess | None:
@@ -241,6 +280,18 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
             raise S3Error("AnonymousDenied")
         return
     store = ctx.state.store
+    headers = ctx.req.headers
+    if operation in _SERVED and "versionId" not in ctx.req.raw_query:
+        info, found = await store.lookup(ctx.bucket, ctx.key)
+        ctx.found = found
+        obj = None
+        if found is not None:
+            access = bucket_access(ctx, info)
+            if access.ownership != acls.BUCKET_OWNER_ENFORCED:
+                obj = object_access(access, found.extra)
+        needs = frozenset({"tagging"} if "x-amz-tagging" in headers else ())
+        _run(ctx, required(operation, ctx.bucket, ctx.key or None, facts=needs), {ctx.bucket: info}, obj)
+        return
     infos = {ctx.bucket: await store.bucket(ctx.bucket)}
     if operation in _IN_HANDLER:
         return
@@ -251,7 +302,6 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
             return
         if source[0] not in infos:
             infos[source[0]] = await store.bucket(source[0])
-    headers = ctx.req.headers
     # tags at write need s3:PutObjectTagging; an ACL at write is decided by the write's own grant
     needs = frozenset({"tagging"} if "x-amz-tagging" in headers else ())
     checks = required(operation, ctx.bucket, ctx.key or None, version_id=ctx.req.query.get("versionId"),

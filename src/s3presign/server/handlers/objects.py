@@ -138,7 +138,11 @@ async def get_object(ctx: Ctx) -> Response:
         req.headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
         signature_version=ctx.signature_version,
     )
-    obj = await state.store.open(ctx.bucket, ctx.key, version)
+    found = ctx.found  # the current version authorization read (never with a versionId)
+    if found is not None:
+        obj = await state.store.open_version(ctx.bucket, ctx.key, found)
+    else:
+        obj = await state.store.open(ctx.bucket, ctx.key, version)
     try:
         meta = obj.meta
         headers = req.headers
