@@ -269,6 +269,7 @@ class Storage:
         self.inline_reads = meta.dialect.inline_reads
         self._key = record_key
         self._verified: dict[str, tuple[str, str, str, str, ObjectMeta]] = {}
+        self._infos: dict[tuple, BucketInfo] = {}
         self._reported: set[tuple[str, str, str]] = set()
 
     # --- records ------------------------------------------------------------------------
@@ -451,7 +452,14 @@ class Storage:
         row = self.meta.bucket_and_current(bucket, key)
         if row is None:
             raise S3Error("NoSuchBucket", elements={"BucketName": bucket})
-        info = self._bucket_info(row)
+        # Parsed once per distinct bucket row (the row is read each time, so never stale);
+        # shared between requests, so its callers only read it.
+        settings = (row[0], row[1], row[2], row[3], row[4])
+        info = self._infos.get(settings)
+        if info is None:
+            if len(self._infos) >= _VERIFIED_CACHE:
+                self._infos.clear()
+            info = self._infos[settings] = self._bucket_info(row)
         if row[5] is None:
             return info, None
         meta = self._version(bucket, row[5:])

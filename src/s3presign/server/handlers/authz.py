@@ -18,6 +18,7 @@ from typing import Callable, Mapping
 from urllib.parse import unquote
 
 from s3presign.core.s3errors import S3Error
+from s3presign.core.verify import AuthResult
 from s3presign.server.access import acl as acls
 from s3presign.server.access import defaults, tagging
 from s3presign.server.access.actions import Check, required
@@ -25,6 +26,7 @@ from s3presign.server.access.authorize import BucketAccess, ObjectAccess, Public
 from s3presign.server.access.context import AUTH_HEADER, AUTH_POST, AUTH_QUERY, RequestFacts, request_context
 from s3presign.server.access.policy import ANONYMOUS, Policy, RequestContext, RequestPrincipal, parse_policy
 from s3presign.server.handlers.context import Account, Ctx
+from s3presign.server.http import Request
 from s3presign.server.storage import BucketInfo, ObjectMeta
 
 # Bucket configuration items (BucketInfo.config) that hold access settings.
@@ -86,8 +88,8 @@ def principal(account: Account | None) -> RequestPrincipal:
     return RequestPrincipal(account.account_id, account.canonical_id, f"arn:aws:iam::{account.account_id}:root")
 
 
-def _signature_age_ms(ctx: Ctx, now: float) -> int | None:
-    stamp = ctx.req.query.get("X-Amz-Date") or ctx.req.headers.get("x-amz-date")
+def _signature_age_ms(req: Request, now: float) -> int | None:
+    stamp = req.query.get("X-Amz-Date") or req.headers.get("x-amz-date")
     if not stamp:
         return None
     try:
@@ -99,25 +101,30 @@ def _signature_age_ms(ctx: Ctx, now: float) -> int | None:
 
 def facts(ctx: Ctx, *, post: bool = False, fields: Mapping[str, str] | None = None) -> RequestFacts:
     """``fields``: a POST form's fields, which stand for the headers of other writes."""
-    auth = ctx.auth
+    return _facts(ctx.req, ctx.auth, post, fields)
+
+
+def _facts(req: Request, auth: AuthResult | None, post: bool, fields: Mapping[str, str] | None) -> RequestFacts:
     now = time.time()
-    client = ctx.req.scope.get("client")
+    client = req.scope.get("client")
     if auth is None:
         auth_type, version, age = None, None, None
     else:
         auth_type = AUTH_POST if post else (AUTH_QUERY if auth.presigned else AUTH_HEADER)
         version = auth.signature_version
-        age = _signature_age_ms(ctx, now) if version == "v4" and not post else None
+        age = _signature_age_ms(req, now) if version == "v4" and not post else None
     return RequestFacts(
-        headers=ctx.req.headers if fields is None else {k.lower(): v for k, v in fields.items()}, query=ctx.req.query, auth_type=auth_type, signature_version=version,
-        signature_age_ms=age, secure=ctx.req.secure, source_ip=client[0] if client else None, now=now,
+        headers=req.headers if fields is None else {k.lower(): v for k, v in fields.items()}, query=req.query, auth_type=auth_type, signature_version=version,
+        signature_age_ms=age, secure=req.secure, source_ip=client[0] if client else None, now=now,
         username=auth.access_key if auth is not None else None,
     )
 
 
 def access_of(ctx: Ctx, *, post: bool = False, fields: Mapping[str, str] | None = None) -> Access:
-    account = ctx.state.account(ctx.auth.access_key) if ctx.auth is not None else None
-    return Access(principal(account), account, lambda: facts(ctx, post=post, fields=fields))
+    auth, req = ctx.auth, ctx.req
+    account = ctx.state.account(auth.access_key) if auth is not None else None
+    # the request and its auth, not ctx: ctx holds this Access (no reference cycle per request)
+    return Access(principal(account), account, lambda: _facts(req, auth, post, fields))
 
 
 def owner_of(ctx: Ctx, info: BucketInfo) -> Account:
