@@ -212,6 +212,11 @@ class Server:
                                      body=body)
                     client.put(url, headers=h, content=body).raise_for_status()
 
+    def cpu(self) -> float:
+        """CPU seconds (user + system) the server process has used."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -236,13 +241,16 @@ def wrk(server: Server, case: str, workdir: Path, duration: int, connections: in
     requests.write_text("\n".join(lines) + "\n")
     script = workdir / f"{tag}.lua"
     script.write_text(WRK_SCRIPT % requests)
+    cpu = server.cpu()
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
                           server.url], capture_output=True, text=True, check=True).stdout
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if failed:
         raise RuntimeError(f"{server.name} {case}: {failed.group(1)} failed requests\n{out}")
+    cpu = server.cpu() - cpu
+    count = int(re.search(r"(\d+) requests in", out).group(1))
     value, unit = re.search(r"\s50%\s+([\d.]+)(us|ms|s)", out).groups()
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "cpu_us": cpu / count * 1e6,
             "p50": float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]}
 
 
@@ -310,17 +318,22 @@ def main() -> None:
     print(f"# small-object GET, side by side\n\n{machine()}")
     print(f"1 KiB objects; median of {args.rounds} interleaved rounds; " + ", ".join(f"{n}: {s}" for n, s in sources.items()))
     if not args.skip_http:
-        print(f"\nOver HTTP: wrk -t1 -c{args.connections} -d{args.duration}s, {KEYS} keys, one server process each\n")
-        print("| request | " + " | ".join(f"{n} req/s" for n in names) + " | " + " | ".join(f"{n} p50 ms" for n in names)
-              + (" | current / baseline |" if len(names) == 2 else " |"))
-        print("|---" * (1 + 2 * len(names) + (len(names) == 2)) + "|")
+        print(f"\nOver HTTP: wrk -t1 -c{args.connections} -d{args.duration}s, {KEYS} keys, one server process each;"
+              " server CPU per request from /proc (steadier than req/s on a shared machine)\n")
+        two = len(names) == 2
+        cols = [f"{n} req/s" for n in names] + [f"{n} p50 ms" for n in names] + [f"{n} server CPU us/req" for n in names]
+        if two:
+            cols += ["req/s current / baseline", "CPU current / baseline"]
+        print("| request | " + " | ".join(cols) + " |")
+        print("|---" + "|---:" * len(cols) + "|")
         for case in CASES:
             rps = {n: statistics.median(r["rps"] for r in http[n][case]) for n in names}
             p50 = {n: statistics.median(r["p50"] for r in http[n][case]) for n in names}
-            row = f"| {case} | " + " | ".join(f"{rps[n]:.0f}" for n in names) + " | " + " | ".join(f"{p50[n]:.2f}" for n in names)
-            if len(names) == 2:
-                row += f" | {rps['current'] / rps['baseline']:.0%}"
-            print(row + " |")
+            cpu = {n: statistics.median(r["cpu_us"] for r in http[n][case]) for n in names}
+            cells = [f"{rps[n]:.0f}" for n in names] + [f"{p50[n]:.2f}" for n in names] + [f"{cpu[n]:.0f}" for n in names]
+            if two:
+                cells += [f"{rps['current'] / rps['baseline']:.0%}", f"{cpu['current'] / cpu['baseline']:.0%}"]
+            print(f"| {case} | " + " | ".join(cells) + " |")
     if not args.skip_inproc:
         print(f"\nIn process: CPU us per request (ASGI app called directly, {args.n} requests per round)\n")
         print("| request | " + " | ".join(f"{n} us" for n in names) + (" | current / baseline |" if len(names) == 2 else " |"))
