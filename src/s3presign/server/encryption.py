@@ -237,6 +237,14 @@ class ObjectReader:
         ]
         return decs[0][0] if len(decs) == 1 else _Chain(decs)
 
+    def whole(self, stored: bytes) -> bytes | None:
+        """The plaintext of a small single-stream object from all its stored bytes, in
+        one call; None when :meth:`decryptor` must do it."""
+        if len(self._segments) != 1:
+            return None
+        prepared = self._ciphers(0)
+        return None if prepared is None else sio.open_whole(prepared, self.plain_size, stored)
+
     def decrypt(self, cipher_chunks: Iterable[bytes], start: int = 0, end: int | None = None) -> Iterator[bytearray]:
         """Yield exactly plaintext ``start..end`` (bytes-like) from the stored bytes
         :meth:`cipher_range` names; IntegrityError before any unverified byte."""

@@ -120,6 +120,19 @@ class _Layers:
             raise IntegrityError(f"package {seq} failed authentication") from None
 
 
+def open_whole(prepared: _Layers, plain_size: int, sealed: bytes) -> bytes | None:
+    """The plaintext of a single-layer stream of one package, from all its stored
+    bytes, in one call (a small GET); None if ``sealed`` is not exactly that package
+    (the Decryptor then says what is wrong)."""
+    if plain_size > PACKAGE or len(prepared.ciphers) != 1 or len(sealed) != plain_size + TAG:
+        return None
+    c = prepared.ciphers[0]
+    try:
+        return c.aead.decrypt(c.nonce(0), sealed, c.aad[1])
+    except InvalidTag:
+        raise IntegrityError("package 0 failed authentication") from None
+
+
 def packages(plain_size: int) -> int:
     """How many packages a stream of ``plain_size`` bytes has (at least one)."""
     return max(1, -(-plain_size // PACKAGE))

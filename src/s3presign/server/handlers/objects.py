@@ -167,8 +167,12 @@ async def get_object(ctx: Ctx) -> Response:
                 return resp
             offset, length = ready[1], ready[2]
             if length <= SMALL_OBJECT:
-                decryptor = reader.decryptor(0, meta.size - 1)
-                resp.body = decryptor.feed(obj.pread(offset, length)) + decryptor.close()
+                stored = obj.pread(offset, length)
+                body = reader.whole(stored)
+                if body is None:
+                    decryptor = reader.decryptor(0, meta.size - 1)
+                    body = decryptor.feed(stored) + decryptor.close()
+                resp.body = body
             else:
                 resp.body = _plaintext(reader, obj.read(offset, length), 0, meta.size - 1)
             return resp
