@@ -139,8 +139,6 @@ def _iso(epoch: float) -> str:
 
 def first_params(raw_query: str) -> dict[str, str]:
     """First value of each raw (still encoded) parameter, names decoded."""
-    from urllib.parse import unquote
-
     out: dict[str, str] = {}
     for part in raw_query.split("&") if raw_query else ():
         if part:
@@ -150,6 +148,15 @@ def first_params(raw_query: str) -> dict[str, str]:
             if name not in out:
                 out[name] = unquote(value) if "%" in value else value
     return out
+
+
+def unquote(text: str) -> str:
+    """urllib.parse.unquote, bound on first use (the presigner never decodes)."""
+    global unquote
+    from urllib.parse import unquote as bound
+
+    unquote = bound
+    return bound(text)
 
 
 def _raw_pairs(raw_query: str) -> list[tuple[str, str | None]]:
@@ -163,9 +170,12 @@ def _raw_pairs(raw_query: str) -> list[tuple[str, str | None]]:
     return pairs
 
 
-def _refuse_duplicates(raw_query: str, names: frozenset[str]) -> None:
+def _refuse_duplicates(raw_query: str, names: frozenset[str], q: Mapping[str, str]) -> None:
     """An auth parameter given twice is refused: "first wins" would let a
-    second, unsigned value change what the signature is read as."""
+    second, unsigned value change what the signature is read as. ``q``:
+    first_params(raw_query)."""
+    if len(q) == raw_query.count("&") + 1:
+        return  # as many distinct names as parts: no name twice (the usual case)
     names = [part.partition("=")[0] for part in raw_query.split("&")]
     if len(set(names)) == len(names) and "%" not in "".join(names):
         return  # the usual case, decided at C speed: no name twice, none encoded
@@ -364,10 +374,10 @@ def parse_presigned(raw_query: str, headers: Mapping[str, str]) -> V4Presigned |
     not pre-signed). Duplicate auth parameters are refused here."""
     q = first_params(raw_query) if raw_query else {}
     if "X-Amz-Algorithm" in q or "X-Amz-Credential" in q or "X-Amz-Signature" in q:
-        _refuse_duplicates(raw_query, _V4_AUTH_QUERY)
+        _refuse_duplicates(raw_query, _V4_AUTH_QUERY, q)
         return parse_v4_presigned(q)
     if "Signature" in q or "AWSAccessKeyId" in q:
-        _refuse_duplicates(raw_query, _V2_AUTH_QUERY)
+        _refuse_duplicates(raw_query, _V2_AUTH_QUERY, q)
         return parse_v2_presigned(q, headers)
     return None
 
@@ -619,17 +629,19 @@ def verify_request(
     region: str,
     now: float | None = None,
     virtual_bucket: str | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> AuthResult:
-    """Authenticate one request; raise S3Error exactly as S3 would."""
+    """Authenticate one request; raise S3Error exactly as S3 would. ``params``:
+    ``first_params(raw_query)`` if the caller already has it."""
     now = time.time() if now is None else now
-    q = first_params(raw_query) if raw_query else {}
+    q = params if params is not None else first_params(raw_query) if raw_query else {}
     authorization = headers.get("authorization")
     v4_query = "X-Amz-Algorithm" in q or "X-Amz-Credential" in q or "X-Amz-Signature" in q
     v2_query = "Signature" in q or "AWSAccessKeyId" in q
     if v4_query:
-        _refuse_duplicates(raw_query, _V4_AUTH_QUERY)
+        _refuse_duplicates(raw_query, _V4_AUTH_QUERY, q)
     elif v2_query:
-        _refuse_duplicates(raw_query, _V2_AUTH_QUERY)
+        _refuse_duplicates(raw_query, _V2_AUTH_QUERY, q)
     if authorization and (v4_query or v2_query):
         raise S3Error("InvalidArgument", detail="Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
     if v4_query:

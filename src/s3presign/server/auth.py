@@ -49,6 +49,7 @@ def authenticate(
         req.raw_path,
         req.raw_query,
         req.headers,
+        params=req.query if req.raw_query else None,
         lookup=lookup,
         region=region,
         virtual_bucket=virtual_bucket,

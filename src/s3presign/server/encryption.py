@@ -217,19 +217,26 @@ class ObjectReader:
         self.response_headers = response_headers
         self.plain_size = sum(s.plain_size for s in segments)
         self.stored_size = sum(s.stored_size for s in segments)
+        self._prepared: dict[int, Any] = {}  # segment index -> its ciphers (sio.prepare)
 
-    def _pieces(self, start: int, end: int) -> list[tuple[_Segment, int, int]]:
-        """(segment, local start, local end) for each stream the range touches."""
+    def _ciphers(self, i: int) -> Any:
+        prepared = self._prepared.get(i)
+        if prepared is None and i not in self._prepared:
+            prepared = self._prepared[i] = sio.prepare(self._segments[i].layers)
+        return prepared
+
+    def _pieces(self, start: int, end: int) -> list[tuple[int, _Segment, int, int]]:
+        """(segment index, segment, local start, local end) for each stream the range touches."""
         if start < 0 or end < start - 1 or end >= self.plain_size:
             raise ValueError(f"range {start}-{end} outside an object of {self.plain_size} bytes")
         if end < start:  # empty range: authenticate the empty object's one package
-            return [(s, 0, -1) for s in self._segments[:1] if self.plain_size == 0]
+            return [(0, s, 0, -1) for s in self._segments[:1] if self.plain_size == 0]
         pieces = []
-        for s in self._segments:
+        for i, s in enumerate(self._segments):
             if s.plain_size and s.plain_offset <= end and start < s.plain_offset + s.plain_size:
-                pieces.append((s, max(start - s.plain_offset, 0), min(end - s.plain_offset, s.plain_size - 1)))
+                pieces.append((i, s, max(start - s.plain_offset, 0), min(end - s.plain_offset, s.plain_size - 1)))
             elif not s.plain_size and start < s.plain_offset <= end:  # an empty part in between
-                pieces.append((s, 0, -1))
+                pieces.append((i, s, 0, -1))
         return pieces
 
     def _full(self, start: int, end: int | None) -> tuple[int, int]:
@@ -240,7 +247,7 @@ class ObjectReader:
         pieces = self._pieces(*self._full(start, end))
         if not pieces:
             return 0, 0
-        ranges = [(s.stored_offset + o, n) for s, lo, hi in pieces
+        ranges = [(s.stored_offset + o, n) for _, s, lo, hi in pieces
                   for o, n in [sio.cipher_range(s.plain_size, lo, hi, len(s.layers))]]
         return ranges[0][0], ranges[-1][0] + ranges[-1][1] - ranges[0][0]
 
@@ -248,10 +255,19 @@ class ObjectReader:
         """A push decryptor (``feed(bytes) -> bytes``, ``close()``) for an async reader."""
         pieces = self._pieces(*self._full(start, end))
         decs = [
-            (sio.Decryptor(s.layers, s.plain_size, lo, hi), sio.cipher_range(s.plain_size, lo, hi, len(s.layers))[1])
-            for s, lo, hi in pieces
+            (sio.Decryptor(s.layers, s.plain_size, lo, hi, self._ciphers(i)),
+             sio.cipher_range(s.plain_size, lo, hi, len(s.layers))[1])
+            for i, s, lo, hi in pieces
         ]
         return decs[0][0] if len(decs) == 1 else _Chain(decs)
+
+    def whole(self, stored: bytes) -> bytes | None:
+        """The plaintext of a small single-stream object from all its stored bytes, in
+        one call; None when :meth:`decryptor` must do it."""
+        if len(self._segments) != 1:
+            return None
+        prepared = self._ciphers(0)
+        return None if prepared is None else sio.open_whole(prepared, self.plain_size, stored)
 
     def decrypt(self, cipher_chunks: Iterable[bytes], start: int = 0, end: int | None = None) -> Iterator[bytearray]:
         """Yield exactly plaintext ``start..end`` (bytes-like) from the stored bytes

@@ -292,6 +292,15 @@ class Metadata:
             return self._one(sql, (bucket, key))
         return self._exec(t, sql, (bucket, key)).fetchone()
 
+    def bucket_and_current(self, bucket: str, key: str) -> Row | None:
+        """The bucket's row and the key's current version (NULLs if none), in one read:
+        a GET's bucket settings and object come from the same snapshot."""
+        return self._one(
+            "SELECT b.name, b.created, b.region, b.versioning, b.config,"
+            " v.id, v.okey, v.version_id, v.latest, v.record, v.mac, v.blobs FROM buckets b"
+            " LEFT JOIN versions v ON v.bucket = b.name AND v.okey = ? AND v.latest IN (1, 2)"
+            " WHERE b.name = ? LIMIT 1", (key, bucket))
+
     def version(self, bucket: str, key: str, version_id: str, t: Any = None) -> Row | None:
         sql = self._VERSION + " WHERE bucket = ? AND okey = ? AND version_id = ?"
         if t is None:

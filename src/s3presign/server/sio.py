@@ -78,6 +78,13 @@ class _Cipher:
         return (self.base ^ seq).to_bytes(NONCE, "big")
 
 
+def prepare(layers: Sequence[Layer]) -> "_Layers | None":
+    """The ciphers of a single-layer stream, made once for many Decryptors of it
+    (building an AEAD costs more than opening a small object's package). Several
+    layers use scratch buffers, so each Decryptor keeps its own: None."""
+    return _Layers(layers) if len(layers) == 1 else None
+
+
 class _Layers:
     """All layers of a stream: seal or open one package straight into an output
     buffer (``*_into``), with scratch space between layers, so that a 1 MiB write
@@ -111,6 +118,19 @@ class _Layers:
                 sealed = dest
         except InvalidTag:
             raise IntegrityError(f"package {seq} failed authentication") from None
+
+
+def open_whole(prepared: _Layers, plain_size: int, sealed: bytes) -> bytes | None:
+    """The plaintext of a single-layer stream of one package, from all its stored
+    bytes, in one call (a small GET); None if ``sealed`` is not exactly that package
+    (the Decryptor then says what is wrong)."""
+    if plain_size > PACKAGE or len(prepared.ciphers) != 1 or len(sealed) != plain_size + TAG:
+        return None
+    c = prepared.ciphers[0]
+    try:
+        return c.aead.decrypt(c.nonce(0), sealed, c.aad[1])
+    except InvalidTag:
+        raise IntegrityError("package 0 failed authentication") from None
 
 
 def packages(plain_size: int) -> int:
@@ -198,9 +218,10 @@ class Decryptor:
     its package's tags (every layer's) have been verified.
     """
 
-    def __init__(self, layers: Sequence[Layer], plain_size: int, start: int, end: int) -> None:
+    def __init__(self, layers: Sequence[Layer], plain_size: int, start: int, end: int,
+                 prepared: "_Layers | None" = None) -> None:
         _check_range(plain_size, start, end)
-        self._layers = _Layers(layers)
+        self._layers = prepared if prepared is not None else _Layers(layers)
         self._overhead = self._layers.overhead
         self._plain_size = plain_size
         self._final = packages(plain_size) - 1

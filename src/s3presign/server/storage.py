@@ -118,6 +118,7 @@ class BucketInfo:
     region: str
     config: dict[str, Any] = field(default_factory=dict)
     versioning: str = ""  # "", Enabled or Suspended
+    stored: str = ""  # the config's text as read: a cache key for what is derived from it
 
 
 @dataclass(slots=True)
@@ -271,6 +272,7 @@ class Storage:
         self.inline_reads = meta.dialect.inline_reads
         self._key = record_key
         self._verified: dict[str, tuple[str, str, str, str, ObjectMeta]] = {}
+        self._infos: dict[tuple, BucketInfo] = {}
         self._reported: set[tuple[str, str, str]] = set()
 
     # --- records ------------------------------------------------------------------------
@@ -349,7 +351,7 @@ class Storage:
     # --- buckets -----------------------------------------------------------------------
     @staticmethod
     def _bucket_info(row: Row) -> BucketInfo:
-        return BucketInfo(row[0], row[1], row[2], json.loads(row[4]), row[3])
+        return BucketInfo(row[0], row[1], row[2], json.loads(row[4]), row[3], row[4])
 
     def list_buckets(self) -> list[BucketInfo]:
         return [self._bucket_info(r) for r in self.meta.buckets()]
@@ -475,6 +477,36 @@ class Storage:
             self.meta.update_record(t, row[0], record, mac)
             crashpoint("tx-open", key)
         return updated
+    def lookup(self, bucket: str, key: str) -> tuple[BucketInfo, ObjectMeta | None]:
+        """The bucket and the key's current version, in one read (a GET's authorization
+        and its handler share it). None when there is no servable current version:
+        :meth:`open` then gives S3's error for it."""
+        row = self.meta.bucket_and_current(bucket, key)
+        if row is None:
+            raise S3Error("NoSuchBucket", elements={"BucketName": bucket})
+        # Parsed once per distinct bucket row (the row is read each time, so never stale);
+        # shared between requests, so its callers only read it.
+        settings = (row[0], row[1], row[2], row[3], row[4])
+        info = self._infos.get(settings)
+        if info is None:
+            if len(self._infos) >= _VERIFIED_CACHE:
+                self._infos.clear()
+            info = self._infos[settings] = self._bucket_info(row)
+        if row[5] is None:
+            return info, None
+        meta = self._version(bucket, row[5:])
+        return info, None if meta.corrupt or meta.delete_marker else meta
+
+    def open_version(self, bucket: str, key: str, meta: ObjectMeta) -> StoredObject:
+        """Open the version :meth:`lookup` returned (read again if it was replaced and
+        deleted meanwhile, as :meth:`open` does)."""
+        try:
+            return StoredObject(meta, self.blobs)
+        except FileNotFoundError:
+            return self.open(bucket, key)
+        except IntegrityError:
+            self._report("object", bucket, key, meta.version_id)
+            raise S3Error("InternalError") from None
 
     def open(self, bucket: str, key: str, version_id: str | None = None) -> StoredObject:
         for _ in range(3):
@@ -733,8 +765,8 @@ def memory_storage(record_key: bytes | None = None) -> Storage:
 
 
 # Calls that only read: run inline when the database is local (microseconds).
-_READS = frozenset({"list_buckets", "bucket", "head", "open", "list_objects", "list_versions", "get_upload",
-                    "list_parts", "list_uploads"})
+_READS = frozenset({"list_buckets", "bucket", "head", "open", "lookup", "open_version", "list_objects",
+                    "list_versions", "get_upload", "list_parts", "list_uploads"})
 
 
 class AsyncStorage:

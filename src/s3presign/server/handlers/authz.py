@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import calendar
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import lru_cache
-from typing import Mapping
+from typing import Callable, Mapping
 from urllib.parse import unquote
 
 from s3presign.core.s3errors import S3Error
+from s3presign.core.verify import AuthResult
 from s3presign.server.access import acl as acls
 from s3presign.server.access import defaults, tagging
 from s3presign.server.access.actions import Check, required
 from s3presign.server.access.authorize import BucketAccess, ObjectAccess, PublicAccessBlock, check_acl_write, require
 from s3presign.server.access.context import AUTH_HEADER, AUTH_POST, AUTH_QUERY, RequestFacts, request_context
-from s3presign.server.access.policy import ANONYMOUS, Policy, RequestPrincipal, parse_policy
+from s3presign.server.access.policy import ANONYMOUS, Policy, RequestContext, RequestPrincipal, parse_policy
 from s3presign.server.handlers.context import Account, Ctx
-from s3presign.server.storage import BucketInfo
+from s3presign.server.http import Request
+from s3presign.server.storage import BucketInfo, ObjectMeta
 
 # Bucket configuration items (BucketInfo.config) that hold access settings.
 OWNER = "owner"                 # {"id", "account", "name"}
@@ -56,27 +58,49 @@ _TAGGING_WRITES = frozenset({"PutObject", "PostObject", "CopyObject", "CreateMul
 # whose policy conditions may test its tags (s3:ExistingObjectTag/<key>).
 _OBJECT_READS = frozenset({"GetObject", "HeadObject", "GetObjectAcl", "GetObjectTagging", "GetObjectAttributes",
                            "PutObjectAcl", "PutObjectTagging", "DeleteObjectTagging"})
+# Reads whose handler serves the very version authorization looked up (one read of
+# the bucket and the object, one snapshot); see Ctx.found.
+_SERVED = frozenset({"GetObject", "HeadObject"})
 
 
-@dataclass(frozen=True, slots=True)
 class Access:
-    """Who sends the request and what the server knows of it."""
+    """Who sends the request and what the server knows of it. ``facts`` is made on
+    first use: only a bucket policy (and a few handlers) read it, and most buckets
+    have none."""
 
-    principal: RequestPrincipal
-    account: Account | None
-    facts: RequestFacts
-    # what a write stores in the new object's ObjectMeta.extra: its owner and ACL
-    object_extra: dict = field(default_factory=dict)
+    __slots__ = ("principal", "account", "object_extra", "_facts", "_make")
+
+    def __init__(self, principal: RequestPrincipal, account: Account | None,
+                 make: Callable[[], RequestFacts]) -> None:
+        self.principal = principal
+        self.account = account
+        # what a write stores in the new object's ObjectMeta.extra: its owner and ACL
+        self.object_extra: dict = {}
+        self._facts: RequestFacts | None = None
+        self._make: Callable[[], RequestFacts] | None = make
+
+    @property
+    def facts(self) -> RequestFacts:
+        made = self._facts
+        if made is None:
+            made = self._facts = self._make()  # type: ignore[misc]
+            self._make = None
+        return made
+
+    def refine(self, **changes) -> None:
+        """Facts only known after a read (the existing object's tags, a body's tags)."""
+        self._facts = replace(self.facts, **changes)
 
 
+@lru_cache(maxsize=256)
 def principal(account: Account | None) -> RequestPrincipal:
     if account is None:
         return ANONYMOUS
     return RequestPrincipal(account.account_id, account.canonical_id, f"arn:aws:iam::{account.account_id}:root")
 
 
-def _signature_age_ms(ctx: Ctx, now: float) -> int | None:
-    stamp = ctx.req.query.get("X-Amz-Date") or ctx.req.headers.get("x-amz-date")
+def _signature_age_ms(req: Request, now: float) -> int | None:
+    stamp = req.query.get("X-Amz-Date") or req.headers.get("x-amz-date")
     if not stamp:
         return None
     try:
@@ -88,21 +112,25 @@ def _signature_age_ms(ctx: Ctx, now: float) -> int | None:
 
 def facts(ctx: Ctx, *, post: bool = False, fields: Mapping[str, str] | None = None) -> RequestFacts:
     """``fields``: a POST form's fields, which stand for the headers of other writes."""
-    auth = ctx.auth
+    return _facts(ctx.req, ctx.auth, ctx.operation, post, fields)
+
+
+def _facts(req: Request, auth: AuthResult | None, operation: str | None, post: bool,
+           fields: Mapping[str, str] | None) -> RequestFacts:
     now = time.time()
-    client = ctx.req.scope.get("client")
+    client = req.scope.get("client")
     if auth is None:
         auth_type, version, age = None, None, None
     else:
         auth_type = AUTH_POST if post else (AUTH_QUERY if auth.presigned else AUTH_HEADER)
         version = auth.signature_version
-        age = _signature_age_ms(ctx, now) if version == "v4" and not post else None
-    headers = ctx.req.headers if fields is None else {k.lower(): v for k, v in fields.items()}
+        age = _signature_age_ms(req, now) if version == "v4" and not post else None
+    headers = req.headers if fields is None else {k.lower(): v for k, v in fields.items()}
     return RequestFacts(
-        headers=headers, query=ctx.req.query, auth_type=auth_type, signature_version=version,
-        signature_age_ms=age, secure=ctx.req.secure, source_ip=client[0] if client else None, now=now,
+        headers=headers, query=req.query, auth_type=auth_type, signature_version=version,
+        signature_age_ms=age, secure=req.secure, source_ip=client[0] if client else None, now=now,
         username=auth.access_key if auth is not None else None,
-        request_tags=_request_tags(ctx.operation, headers),
+        request_tags=_request_tags(operation, headers),
     )
 
 
@@ -120,8 +148,11 @@ def _request_tags(operation: str | None, headers: Mapping[str, str]) -> dict[str
 
 
 def access_of(ctx: Ctx, *, post: bool = False, fields: Mapping[str, str] | None = None) -> Access:
-    account = ctx.state.account(ctx.auth.access_key) if ctx.auth is not None else None
-    return Access(principal(account), account, facts(ctx, post=post, fields=fields))
+    auth, req = ctx.auth, ctx.req
+    account = ctx.state.account(auth.access_key) if auth is not None else None
+    # the request and its auth, not ctx: ctx holds this Access (no reference cycle per request)
+    operation = ctx.operation
+    return Access(principal(account), account, lambda: _facts(req, auth, operation, post, fields))
 
 
 def owner_of(ctx: Ctx, info: BucketInfo) -> Account:
@@ -200,8 +231,26 @@ def object_access(access: BucketAccess, extra: Mapping) -> ObjectAccess:
     return ObjectAccess(owner, parse_stored_acl(text) if text else None)
 
 
+_ACCESS_CACHE = 1024
+_accesses: dict[tuple[str, str, Account | None], BucketAccess] = {}
+
+
 def bucket_access(ctx: Ctx, info: BucketInfo) -> BucketAccess:
-    owner = owner_of(ctx, info)
+    if not info.stored:
+        return _derive(owner_of(ctx, info), info)
+    # Keyed by the settings' text as read for this request, so never stale: a change
+    # made by any instance is a different text.
+    first = None if info.config.get(OWNER) else ctx.state.first_account
+    key = (info.name, info.stored, first)
+    access = _accesses.get(key)
+    if access is None:
+        if len(_accesses) >= _ACCESS_CACHE:
+            _accesses.clear()
+        access = _accesses[key] = _derive(owner_of(ctx, info), info)
+    return access
+
+
+def _derive(owner: Account, info: BucketInfo) -> BucketAccess:
     text = info.config.get(POLICY)
     pab = info.config.get(PUBLIC_ACCESS_BLOCK)
     acl_text = info.config.get(ACL)
@@ -233,8 +282,12 @@ def _run(ctx: Ctx, checks: list[Check], infos: dict[str, BucketInfo], obj: Objec
     who = ctx.access
     for c in checks:
         bucket_name = c.resource[len("arn:aws:s3:::"):].partition("/")[0]
-        rc = request_context(who.principal, c.action, c.resource, who.facts)
-        require(c, rc, bucket_access(ctx, infos[bucket_name]), source_obj if c.source else obj)
+        access = bucket_access(ctx, infos[bucket_name])
+        if access.policy is None:  # the condition keys are read by a policy only
+            rc = RequestContext(who.principal, c.action, c.resource)
+        else:
+            rc = request_context(who.principal, c.action, c.resource, who.facts)
+        require(c, rc, access, source_obj if c.source else obj)
 
 
 async def _existing(ctx: Ctx, access: BucketAccess, bucket: str, key: str, version: str | None, *,
@@ -252,7 +305,7 @@ async def _existing(ctx: Ctx, access: BucketAccess, bucket: str, key: str, versi
     except S3Error:
         return None
     if want_tags and meta.extra.get(TAGS):
-        ctx.access = replace(ctx.access, facts=replace(ctx.access.facts, existing_tags=meta.extra[TAGS]))
+        ctx.access.refine(existing_tags=meta.extra[TAGS])
     return None if enforced else object_access(access, meta.extra)
 
 
@@ -291,6 +344,26 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
             raise S3Error("AnonymousDenied")
         return
     store = ctx.state.store
+    headers = ctx.req.headers
+    if operation in _SERVED and "versionId" not in ctx.req.raw_query:
+        info, found = await store.lookup(ctx.bucket, ctx.key)
+        _expected_owner(ctx, info, "x-amz-expected-bucket-owner")
+        ctx.found = found
+        obj = None
+        if found is not None:
+            access = bucket_access(ctx, info)
+            if access.ownership != acls.BUCKET_OWNER_ENFORCED:
+                obj = object_access(access, found.extra)
+            if access.policy is not None and found.extra.get(TAGS):
+                ctx.access.refine(existing_tags=found.extra[TAGS])
+        needs = frozenset({"tagging"} if "x-amz-tagging" in headers else ())
+        try:
+            _run(ctx, required(operation, ctx.bucket, ctx.key or None, facts=needs), {ctx.bucket: info}, obj)
+        except S3Error:
+            if found is None and await _may_learn_missing(ctx, info):
+                return   # the handler answers 404 NoSuchKey
+            raise
+        return
     infos = {ctx.bucket: await store.bucket(ctx.bucket)}
     _expected_owner(ctx, infos[ctx.bucket], "x-amz-expected-bucket-owner")
     if operation in _IN_HANDLER:
@@ -303,7 +376,6 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
         if source[0] not in infos:
             infos[source[0]] = await store.bucket(source[0])
         _expected_owner(ctx, infos[source[0]], "x-amz-source-expected-bucket-owner")
-    headers = ctx.req.headers
     # tags at write need s3:PutObjectTagging; an ACL at write is decided by the write's own grant
     needs = frozenset({"tagging"} if "x-amz-tagging" in headers else ())
     checks = required(operation, ctx.bucket, ctx.key or None, version_id=ctx.req.query.get("versionId"),
@@ -333,7 +405,7 @@ async def check(ctx: Ctx, operation: str, key: str, version_id: str | None = Non
     if ctx.access is None or post:
         ctx.access = access_of(ctx, post=post, fields=fields)
     if request_tags:
-        ctx.access = replace(ctx.access, facts=replace(ctx.access.facts, request_tags=dict(request_tags)))
+        ctx.access.refine(request_tags=dict(request_tags))
     if info is None:
         info = await ctx.state.store.bucket(ctx.bucket)
     obj = None

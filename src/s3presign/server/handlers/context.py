@@ -96,7 +96,7 @@ def configured_account(access_key: str, spec: AccountSpec) -> Account:
 class Ctx:
     """One request in flight: who sent it, which bucket and key it names."""
 
-    __slots__ = ("state", "req", "auth", "bucket", "key", "operation", "access")
+    __slots__ = ("state", "req", "auth", "bucket", "key", "operation", "access", "found")
 
     def __init__(self, state: ServerState, req: Request, bucket: str, key: str) -> None:
         self.state = state
@@ -106,6 +106,8 @@ class Ctx:
         self.key = key
         self.operation: str | None = None
         self.access: Any = None   # handlers.authz.Access, once authorization ran
+        # GET/HEAD: the current version authorization read (None: the handler looks it up)
+        self.found: Any = None
 
     @property
     def signature_version(self) -> str:

@@ -90,24 +90,26 @@ def _object_headers(resp: Response, meta: ObjectMeta, query: dict[str, str]) -> 
         resp.header("x-amz-tagging-count", str(len(meta.extra["tags"])))
 
 
-def _reader(ctx: Ctx, meta: ObjectMeta, customer_key: CustomerKey | None) -> ObjectReader:
-    """The decrypting reader of an object version. SSE-S3 readers are kept per
-    version: they depend only on the stored envelope and the master key (no
-    request input, no key state to re-check, unlike SSE-C and SSE-KMS)."""
+def _reader(ctx: Ctx, meta: ObjectMeta, customer_key: CustomerKey | None) -> tuple[ObjectReader, list]:
+    """The decrypting reader of an object version, and a slot for what a plain GET of
+    it always answers (see get_object). SSE-S3 readers are kept per version: they
+    depend only on the stored envelope and the master key (no request input, no key
+    state to re-check, unlike SSE-C and SSE-KMS)."""
     state = ctx.state
     cacheable = customer_key is None and meta.envelope.get("mode") == SSE_S3
     if cacheable:
         hit = state.readers.get((ctx.bucket, ctx.key, meta.version_id))
         if hit is not None and hit[0] is meta:
-            return hit[1]
+            return hit[1], hit[2]
     reader = state.encryption.open_read(
         meta.envelope, customer_key, bucket=ctx.bucket, key=ctx.key, signature_version=ctx.signature_version
     )
+    slot: list = [None]
     if cacheable:
         if len(state.readers) >= READER_CACHE:
             state.readers.clear()
-        state.readers[(ctx.bucket, ctx.key, meta.version_id)] = (meta, reader)
-    return reader
+        state.readers[(ctx.bucket, ctx.key, meta.version_id)] = (meta, reader, slot)
+    return reader, slot
 
 
 def _part_window(ctx: Ctx, meta: ObjectMeta) -> tuple[int, int] | None:
@@ -138,14 +140,42 @@ async def get_object(ctx: Ctx) -> Response:
         req.headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
         signature_version=ctx.signature_version,
     )
-    obj = await state.store.open(ctx.bucket, ctx.key, version)
+    found = ctx.found  # the current version authorization read (never with a versionId)
+    if found is not None:
+        obj = await state.store.open_version(ctx.bucket, ctx.key, found)
+    else:
+        obj = await state.store.open(ctx.bucket, ctx.key, version)
     try:
         meta = obj.meta
         headers = req.headers
         window: tuple[int, int] | None
         by_part = "partNumber" in query
         window = _part_window(ctx, meta) if by_part else None
-        reader = _reader(ctx, meta, customer_key)
+        reader, slot = _reader(ctx, meta, customer_key)
+        # A GET of the whole current version naming nothing else (no range, part,
+        # response-* override, checksum mode) always answers the same headers:
+        # kept with the reader (the version's record is immutable).
+        plain = (found is not None and not query and "range" not in headers
+                 and "x-amz-checksum-mode" not in headers)
+        ready = slot[0] if plain else None
+        if ready is not None and not (
+                ("if-match" in headers or "if-none-match" in headers or "if-modified-since" in headers
+                 or "if-unmodified-since" in headers) and not_modified(headers, meta.etag, meta.last_modified)):
+            resp = Response(200, list(ready[0]))
+            if head:
+                obj.close()
+                return resp
+            offset, length = ready[1], ready[2]
+            if length <= SMALL_OBJECT:
+                stored = obj.pread(offset, length)
+                body = reader.whole(stored)
+                if body is None:
+                    decryptor = reader.decryptor(0, meta.size - 1)
+                    body = decryptor.feed(stored) + decryptor.close()
+                resp.body = body
+            else:
+                resp.body = _plaintext(reader, obj.read(offset, length), 0, meta.size - 1)
+            return resp
         resp = Response(200)
         resp.header("Last-Modified", http_date(meta.last_modified)).header("ETag", f'"{meta.etag}"')
         if meta.version_id != "null" or version is not None:
@@ -174,6 +204,8 @@ async def get_object(ctx: Ctx) -> Response:
             obj.close()
             return resp
         offset, length = reader.cipher_range(start, end)
+        if plain and window is None:
+            slot[0] = (tuple(resp.headers), offset, length)
         if length <= SMALL_OBJECT:
             decryptor = reader.decryptor(start, end)
             resp.body = decryptor.feed(obj.pread(offset, length)) + decryptor.close()
