@@ -128,8 +128,7 @@ def parse_stored_acl(text: str) -> acls.AccessControlPolicy:
 def resolver(ctx: Ctx):
     """Canonical id -> the account's Owner, for grants naming a user (None: unknown id)."""
     def resolve(canonical_id: str) -> acls.Owner | None:
-        for access_key in ctx.state.config.users:
-            account = ctx.state.account(access_key)
+        for account in ctx.state.users.accounts():
             if account.canonical_id == canonical_id:
                 return acls.Owner(account.canonical_id, account.display_name)
         return None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from s3presign.core.credentials import Credentials
@@ -15,6 +13,7 @@ from s3presign.server.config import ServerConfig
 from s3presign.server.encryption import Encryption
 from s3presign.server.http import Request
 from s3presign.server.storage import AsyncStorage, Storage
+from s3presign.server.users import Account, FileUsers, account_of, owner_id  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -28,43 +27,24 @@ class ServerState:
     # so a hot object's key is unsealed once, not per GET. See objects._reader.
     readers: dict[tuple[str, str, str], tuple[Any, Any]] = field(default_factory=dict)
     store: AsyncStorage = field(init=False)  # what handlers await
+    # who may sign: users.FileUsers (the embedded default) or users.DatabaseUsers
+    users: Any = None
 
     def __post_init__(self) -> None:
         self.store = AsyncStorage(self.storage)
+        if self.users is None:
+            self.users = FileUsers(self.config.users)
 
     def lookup(self, access_key: str) -> Credentials | None:
-        return self.config.users.get(access_key)
+        return self.users.lookup(access_key)
 
-    def account(self, access_key: str) -> "Account":
-        return account_of(access_key)
+    def account(self, access_key: str) -> Account:
+        return self.users.account(access_key)
 
     @property
-    def first_account(self) -> "Account":
+    def first_account(self) -> Account:
         """Who owns a bucket created before owners were recorded: the first user."""
-        return account_of(next(iter(self.config.users)))
-
-
-@lru_cache(maxsize=64)
-def owner_id(access_key: str) -> str:
-    """A stable canonical user id for an access key (S3 shows a 64-hex id)."""
-    return hashlib.sha256(b"s3presign owner:" + access_key.encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """One user of the credentials file as an S3 account: a 64-hex canonical id and a
-    12-digit account id, both derived from the access key (stable across restarts),
-    and the display name S3 shows in Owner elements."""
-
-    canonical_id: str
-    account_id: str
-    display_name: str
-
-
-@lru_cache(maxsize=256)
-def account_of(access_key: str) -> Account:
-    account = str(int(hashlib.sha256(b"s3presign account:" + access_key.encode()).hexdigest(), 16) % 10**12)
-    return Account(owner_id(access_key), account.zfill(12), access_key)
+        return self.users.first_account()
 
 
 class Ctx:
@@ -88,8 +68,10 @@ class Ctx:
     @property
     def owner(self) -> tuple[str, str]:
         """(ID, DisplayName) of the requester, for Owner elements."""
-        access = self.auth.access_key if self.auth is not None else ""
-        return owner_id(access), access
+        if self.auth is None:
+            return owner_id(""), ""
+        account = self.state.account(self.auth.access_key)
+        return account.canonical_id, account.display_name
 
     async def read_body(self, limit: int, *, require_digest: bool = False) -> bytes:
         """A small request body (XML), verified like any payload (x-amz-content-sha256,
