@@ -279,9 +279,11 @@ class S3BlobStore:
     def create(self) -> "S3BlobWriter":
         return S3BlobWriter(self)
 
-    def open(self, name: str) -> "S3BlobReader":
+    def open(self, name: str, size: int | None = None) -> "S3BlobReader":
         if not _NAME.fullmatch(name):  # a name from the metadata never becomes an arbitrary key
             raise FileNotFoundError(name)
+        if size is not None:  # the metadata's size: no HEAD (half the backend requests of a small GET)
+            return S3BlobReader(self, name, size, None, checked=False)
         response = self._send("HEAD", self.key(name), ok=(200, 404), what="HeadObject")
         if response.status_code == 404:
             raise FileNotFoundError(name)
@@ -497,11 +499,13 @@ class S3BlobWriter:
 
 
 class S3BlobReader:
-    def __init__(self, store: S3BlobStore, name: str, size: int, etag: str | None) -> None:
+    def __init__(self, store: S3BlobStore, name: str, size: int, etag: str | None, *, checked: bool = True) -> None:
         self._store = store
+        self._name = name
         self._key = store.key(name)
         self.size = size
         self._etag = etag
+        self._checked = checked  # False: the size is the metadata's, confirmed by the first GET
         self._closed = False
 
     def _get(self, start: int, end: int, *, stream: bool) -> httpx.Response:
@@ -509,7 +513,19 @@ class S3BlobReader:
         headers = {"range": f"bytes={start}-{end - 1}", "accept-encoding": "identity"}
         if self._etag:
             headers["if-match"] = self._etag  # blobs are immutable: anything else is a different blob
-        return self._store._send("GET", self._key, None, headers, ok=(206, 200), stream=stream, what="GetObject")
+        ok = (206, 200) if self._checked else (206, 200, 404, 416)
+        response = self._store._send("GET", self._key, None, headers, ok=ok, stream=stream, what="GetObject")
+        if not self._checked:
+            total = response.headers.get("content-range", "").rpartition("/")[2]
+            if response.status_code in (404, 416) or (total.isdigit() and int(total) != self.size) or (
+                    response.status_code == 200 and response.headers.get("content-length") != str(self.size)):
+                status = response.status_code
+                response.close()
+                if status == 404:
+                    raise FileNotFoundError(self._name)
+                raise BlobBackendError(f"blob {self._key} does not hold the {self.size} bytes its record says")
+            self._checked = True
+        return response
 
     def read(self, offset: int, length: int) -> Iterator[bytes]:
         end = min(offset + length, self.size)
