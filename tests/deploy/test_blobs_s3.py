@@ -215,7 +215,15 @@ def test_bad_configuration_names_the_fix(kwargs, fix):
         S3BlobConfig(**args)
 
 
-def test_a_blob_opened_with_the_metadatas_size_skips_the_head_and_the_first_read_checks_it(rgw, rgw_bucket):
+@pytest.mark.parametrize("prefetch", [True, False])
+def test_a_blob_opened_with_the_metadatas_size_skips_the_head_and_the_first_read_checks_it(
+        rgw, rgw_bucket, monkeypatch, prefetch):
+    """A small blob is fetched whole when opened (off the server's event loop); a larger one
+    at its first read. Either way the backend's size must be the recorded one."""
+    import s3presign.server.blobs_s3 as blobs_s3
+
+    if not prefetch:
+        monkeypatch.setattr(blobs_s3, "PREFETCH", 0)
     store = make_store(rgw, rgw_bucket)
     writer = store.create()
     writer.write(b"0123456789" * 110)

@@ -42,6 +42,7 @@ DEFAULT_PART_SIZE = 8 * MiB
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
 MAX_PARTS = 10000
 _READ_PIECE = 1 * MiB
+PREFETCH = 1 * MiB + 64 * 1024  # blobs up to this size are read whole when opened (objects.SMALL_OBJECT)
 _NAME = re.compile(r"[0-9a-f]{32}")
 _RETRY_STATUS = frozenset({500, 502, 503, 504})
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -283,7 +284,12 @@ class S3BlobStore:
         if not _NAME.fullmatch(name):  # a name from the metadata never becomes an arbitrary key
             raise FileNotFoundError(name)
         if size is not None:  # the metadata's size: no HEAD (half the backend requests of a small GET)
-            return S3BlobReader(self, name, size, None, checked=False)
+            reader = S3BlobReader(self, name, size, None, checked=False)
+            if size <= PREFETCH:
+                # fetched whole here, on the thread that opens it: the server reads a small object
+                # in one go on its event loop, which must not wait for the backend
+                reader.data = reader._get(0, size, stream=False).content[:size] if size else b""
+            return reader
         response = self._send("HEAD", self.key(name), ok=(200, 404), what="HeadObject")
         if response.status_code == 404:
             raise FileNotFoundError(name)
@@ -506,6 +512,7 @@ class S3BlobReader:
         self.size = size
         self._etag = etag
         self._checked = checked  # False: the size is the metadata's, confirmed by the first GET
+        self.data: bytes | None = None  # a small blob's whole bytes, fetched at open
         self._closed = False
 
     def _get(self, start: int, end: int, *, stream: bool) -> httpx.Response:
@@ -528,6 +535,10 @@ class S3BlobReader:
         return response
 
     def read(self, offset: int, length: int) -> Iterator[bytes]:
+        if self.data is not None:
+            yield self.pread(offset, length)
+            self.close()
+            return
         end = min(offset + length, self.size)
         stalls = 0
         try:
@@ -561,7 +572,10 @@ class S3BlobReader:
         end = min(offset + length, self.size)
         if offset >= end:
             return b""
+        if self.data is not None:
+            return self.data[offset:end]
         return self._get(offset, end, stream=False).content[: end - offset]
 
     def close(self) -> None:
         self._closed = True
+        self.data = None
