@@ -8,6 +8,7 @@
 #        deploy/haproxy.sh stop DIR                 stop it (by the PID in DIR/haproxy.pid)
 # env:   LB_TLS_PEM=FILE   serve HTTPS with this PEM (certificate + key): SSE-C needs TLS to the client
 #        LB_BACKEND_TLS=1  the instances serve HTTPS themselves (verify none: loopback, self-signed)
+#        LB_ALSO_HTTP=1    with LB_TLS_PEM: also plain HTTP on a second port (LB_HTTP_ENDPOINT)
 #        LB_CHECK_INTERVAL (default 1s)
 #
 # Round robin; a failing instance leaves the rotation after 2 failed checks of GET / (any answer
@@ -19,12 +20,16 @@
 set -euo pipefail
 log() { echo "[haproxy] $*" >&2; }
 die() { echo "[haproxy] error: $*" >&2; exit 1; }
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-config() {  # PORT STATS_SOCKET BACKEND...
+config() {  # PORT STATS_SOCKET [HTTP_PORT] BACKEND...
   local port=$1 sock=$2; shift 2
   local bind="bind 127.0.0.1:$port" proto=http ssl="" i=0
   if [ -n "${LB_TLS_PEM:-}" ]; then bind="$bind ssl crt $LB_TLS_PEM alpn http/1.1"; proto=https; fi
+  if [ -n "${LB_TLS_PEM:-}" ] && [ "${LB_ALSO_HTTP:-0}" = 1 ]; then  # the plain port says so to the instances
+    bind="$bind
+    bind 127.0.0.1:$1"; proto="%[ssl_fc,iif(https,http)]"; shift
+  fi
   [ "${LB_BACKEND_TLS:-0}" = 1 ] && ssl=" ssl verify none"
   cat <<EOF
 global
@@ -62,6 +67,13 @@ $(for e in "503 ServiceUnavailable Service is unable to handle request." \
 frontend s3
     $bind
     http-request set-header X-Forwarded-Proto $proto
+    # An instance that answers an error before reading the request body (a 503 while PostgreSQL is
+    # away, with Expect: 100-continue: the client never sends it) closes its connection; HAProxy
+    # drops that hop-by-hop header, so the client would reuse a connection whose request never
+    # ended and see its retry fail as a closed connection. Tell the client to close it too.
+    http-request set-var(txn.body) str(1) if { req.hdr(transfer-encoding) -m found }
+    http-request set-var(txn.body) str(1) if { req.hdr(content-length) -m found } !{ req.hdr(content-length) 0 }
+    http-response set-header Connection close if { status ge 300 } { var(txn.body) -m found }
     default_backend instances
 
 backend instances
@@ -99,11 +111,14 @@ case "$cmd" in
     if [ "$cmd" = reload ]; then
       ours || die "no haproxy running for $DIR"
       port=$(sed -n 's/^LB_PORT=//p' "$DIR/env")
+      http_port=$(sed -n 's/^LB_HTTP_PORT=//p' "$DIR/env")
     else
       ours && die "already running for $DIR (pid $(cat "$PIDF")); use reload or stop"
-      port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+      free() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+      port=$(free); http_port=""
+      [ -n "${LB_TLS_PEM:-}" ] && [ "${LB_ALSO_HTTP:-0}" = 1 ] && http_port=$(free)
     fi
-    config "$port" "$DIR/haproxy.sock" "$@" >"$CFG.new"
+    config "$port" "$DIR/haproxy.sock" $http_port "$@" >"$CFG.new"
     haproxy -c -q -f "$CFG.new" || die "invalid configuration $CFG.new"
     mv "$CFG.new" "$CFG"
     if [ "$cmd" = reload ]; then
@@ -121,6 +136,8 @@ LB_PORT=$port
 LB_PID=$(cat "$PIDF")
 LB_STATS_SOCKET=$DIR/haproxy.sock
 LB_BACKENDS=$(IFS=,; echo "$*")
+${http_port:+LB_HTTP_ENDPOINT=http://127.0.0.1:$http_port}
+${http_port:+LB_HTTP_PORT=$http_port}
 EOF
     log "$cmd: $scheme://127.0.0.1:$port -> $* (stop: $0 stop $DIR)"
     cat "$DIR/env" ;;

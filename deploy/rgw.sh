@@ -175,7 +175,8 @@ osd max object namespace len = 64
 
 [client]
 rgw data = $DIR/rgw.a
-rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+# tcp_nodelay: otherwise a small GET's body waits behind its headers for the client's delayed ACK (~40 ms)
+rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw dns name = localhost
 rgw enable usage log = false
 rgw crypt require ssl = false

@@ -6,13 +6,17 @@
 #                                        (also DIR/env): S3_ENDPOINT is the load balancer
 #        deploy/stack.sh stop DIR        stop everything recorded under DIR, by PID (reverse order)
 # env:   PYTHON (interpreter with s3presign, default python3), STACK_TLS=1 (HTTPS at the balancer:
-#        needed for SSE-C), RGW_* / PG_* as deploy/rgw.sh and deploy/pg.sh take them
+#        needed for SSE-C), STACK_CREDENTIALS=FILE (the users to import; default: two generated),
+#        STACK_WORKERS (processes per instance, default 1), STACK_SERVE_ARGS (more `serve` options),
+#        LB_ALSO_HTTP=1 (with STACK_TLS=1: plain HTTP too, on S3_HTTP_ENDPOINT),
+#        RGW_* / PG_* as deploy/rgw.sh and deploy/pg.sh take them
 #
-# The users (DIR/credentials) and the master key (DIR/master.key) are the same file for every instance.
+# The users go into PostgreSQL (`s3presign user import DIR/credentials`: the file stays for clients);
+# the master key (DIR/master.key) is the same file for every instance.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cmd=${1:-}; DIR=${2:-}
-[ -n "$cmd" ] && [ -n "$DIR" ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$DIR" ] || { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 DIR=$(realpath -m "$DIR")
 N=${3:-3}
 PY=${PYTHON:-python3}
@@ -62,6 +66,7 @@ curl -sf -o /dev/null --aws-sigv4 "aws:amz:${RGW_REGION}:s3" --user "$RGW_ACCESS
   -X PUT "$RGW_ENDPOINT/$BUCKET" || die "could not create bucket $BUCKET on RGW"
 
 umask 077
+[ -n "${STACK_CREDENTIALS:-}" ] && [ ! -f "$DIR/credentials" ] && cp "$STACK_CREDENTIALS" "$DIR/credentials"
 if [ ! -f "$DIR/credentials" ]; then
   key() { "$PY" -c "import secrets,string as s; print(''.join(secrets.choice($1) for _ in range($2)))"; }
   for u in main alt; do
@@ -71,6 +76,9 @@ if [ ! -f "$DIR/credentials" ]; then
 fi
 [ -f "$DIR/master.key" ] || "$PY" -c 'import secrets; print(secrets.token_hex(32))' >"$DIR/master.key"
 umask 022
+# the users, into the database (every instance reads them from there)
+S3PRESIGN_METADATA_URL=$PG_URL "$PY" -m s3presign user import "$DIR/credentials" \
+  --master-key-file "$DIR/master.key" >"$DIR/users.out" 2>&1 || die "user import failed; see $DIR/users.out"
 
 TLS_ARGS=()
 if [ "${STACK_TLS:-0}" = 1 ]; then
@@ -86,7 +94,8 @@ instance_args() {  # i
   local i=$1
   echo --blob-endpoint "$RGW_ENDPOINT" --blob-bucket "$BUCKET" --blob-prefix blobs/ \
     --blob-region "$RGW_REGION" --trusted-proxy 127.0.0.1 --data-dir "$DIR/instance-$i/data" \
-    ${STACK_GC_GRACE:+--gc-grace "$STACK_GC_GRACE"}
+    ${STACK_GC_GRACE:+--gc-grace "$STACK_GC_GRACE"} ${STACK_WORKERS:+--workers "$STACK_WORKERS"} \
+    ${STACK_SERVE_ARGS:-}
 }
 instance_env() {
   echo "S3PRESIGN_METADATA_URL=$PG_URL" \
@@ -98,7 +107,7 @@ BACKENDS=()
 for i in $(seq 1 "$N"); do
   mkdir -p "$DIR/instance-$i"
   # shellcheck disable=SC2046 # word splitting of the generated arguments is intended (no spaces in paths)
-  env $(instance_env) "$PY" -m s3presign serve --port 0 --credentials "$DIR/credentials" \
+  env $(instance_env) "$PY" -m s3presign serve --port 0 \
     --master-key-file "$DIR/master.key" --no-access-log $(instance_args "$i") \
     >"$DIR/instance-$i/out" 2>"$DIR/instance-$i/log" &
   echo "instance-$i $!" >>"$DIR/instances.pids"
@@ -129,6 +138,7 @@ trap - ERR
 
 cat >"$DIR/env" <<EOF
 S3_ENDPOINT=$LB_ENDPOINT
+$( [ -n "${LB_HTTP_ENDPOINT:-}" ] && echo "S3_HTTP_ENDPOINT=$LB_HTTP_ENDPOINT" )
 S3_CREDENTIALS_FILE=$DIR/credentials
 S3_MASTER_KEY_FILE=$DIR/master.key
 $( [ "${STACK_TLS:-0}" = 1 ] && echo "S3_CA_BUNDLE=$DIR/lb.crt" )

@@ -30,3 +30,16 @@ def pytest_runtest_makereport(item, call):
     if any(marker in reason for marker in _MISSING_SERVICE):
         report.outcome = "failed"
         report.longrepr = f"CI installs every service the tests need, yet: {reason}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """S3PRESIGN_TARGET=stack (tests/stack.py): tests that look inside an embedded server are
+    deselected, since the deployment has no data dir of its own."""
+    if os.environ.get("S3PRESIGN_TARGET") != "stack":
+        return
+    from tests.stack import EMBEDDED_ONLY
+
+    gone = [item for item in items if item.nodeid.startswith(EMBEDDED_ONLY)]
+    if gone:
+        config.hook.pytest_deselected(items=gone)
+        items[:] = [item for item in items if not item.nodeid.startswith(EMBEDDED_ONLY)]

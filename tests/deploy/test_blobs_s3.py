@@ -213,3 +213,27 @@ def test_bad_configuration_names_the_fix(kwargs, fix):
     args = {"endpoint": "http://127.0.0.1:7480", "bucket": "b", "credentials": Credentials("A", "S"), **kwargs}
     with pytest.raises(PresignError, match=fix):
         S3BlobConfig(**args)
+
+
+@pytest.mark.parametrize("prefetch", [True, False])
+def test_a_blob_opened_with_the_metadatas_size_skips_the_head_and_the_first_read_checks_it(
+        rgw, rgw_bucket, monkeypatch, prefetch):
+    """A small blob is fetched whole when opened (off the server's event loop); a larger one
+    at its first read. Either way the backend's size must be the recorded one."""
+    import s3presign.server.blobs_s3 as blobs_s3
+
+    if not prefetch:
+        monkeypatch.setattr(blobs_s3, "PREFETCH", 0)
+    store = make_store(rgw, rgw_bucket)
+    writer = store.create()
+    writer.write(b"0123456789" * 110)
+    writer.commit()
+    assert store.open(writer.name, 1100).pread(5, 10) == b"5678901234"
+    assert b"".join(store.open(writer.name, 1100).read(1090, 10)) == b"0123456789"
+    with pytest.raises(BlobBackendError, match="does not hold"):  # the backend's blob is not the recorded one
+        store.open(writer.name, 1200).pread(0, 10)
+    with pytest.raises(BlobBackendError, match="does not hold"):
+        list(store.open(writer.name, 1000).read(0, 10))
+    store.delete(writer.name)
+    with pytest.raises(FileNotFoundError):
+        store.open(writer.name, 1100).pread(0, 10)

@@ -17,13 +17,18 @@ from s3presign.server.kms import SharedKeyService
 from s3presign.server.metadata import Metadata, MetadataUnavailable, SQLite
 
 
-def _serve(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def _serve(tmp_path: Path, *args: str, env: dict | None = None, credentials: bool | None = None
+           ) -> subprocess.CompletedProcess:
+    """serve with these options; a credentials file only in the embedded shape (unless asked),
+    since the distributed shape keeps its users in the database."""
     import os
 
     users = tmp_path / "users.ini"
     users.write_text("[u]\naws_access_key_id = AKIAUNITTEST00000000\naws_secret_access_key = " + "s" * 40 + "\n")
+    if credentials is None:
+        credentials = "--metadata-url" not in args and "S3PRESIGN_METADATA_URL" not in (env or {})
     return subprocess.run([sys.executable, "-m", "s3presign", "serve", "--port", "0", "--data-dir",
-                           str(tmp_path / "d"), "--credentials", str(users), *args],
+                           str(tmp_path / "d"), *(["--credentials", str(users)] if credentials else []), *args],
                           capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
 
 
@@ -39,6 +44,17 @@ def test_serve_refuses_an_incomplete_distributed_shape_in_one_line(tmp_path, arg
     proc = _serve(tmp_path, *args, env={"S3PRESIGN_BLOB_ACCESS_KEY_ID": "k", "S3PRESIGN_BLOB_SECRET_ACCESS_KEY": "s"})
     assert proc.returncode == 2, proc.stderr
     assert says in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_serve_refuses_a_credentials_file_in_the_distributed_shape_and_says_how_to_import_it(tmp_path):
+    key = tmp_path / "master.key"
+    key.write_text(secrets.token_hex(32))
+    key.chmod(0o600)
+    proc = _serve(tmp_path, "--metadata-url", "postgresql://u:p@127.0.0.1:1/db", "--blob-bucket", "b",
+                  "--blob-endpoint", "http://127.0.0.1:1", "--master-key-file", str(key), credentials=True,
+                  env={"S3PRESIGN_BLOB_ACCESS_KEY_ID": "k", "S3PRESIGN_BLOB_SECRET_ACCESS_KEY": "s"})
+    assert proc.returncode == 2, proc.stderr
+    assert "s3presign user import" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_serve_with_the_database_away_refuses_to_start_in_one_line(tmp_path):

@@ -134,9 +134,19 @@ def send_raw(endpoint: Endpoint, method: str, target: str, *, body: bytes = b"",
         return client.send(request)
 
 
+# S3PRESIGN_TARGET=stack: every server a test asks for is the one 3-instance deployment of
+# deploy/stack.sh (HAProxy with TLS -> instances -> PostgreSQL + Ceph RGW), started once per
+# session; tests needing a server of their own configuration are skipped. See tests/stack.py.
+TARGET = os.environ.get("S3PRESIGN_TARGET", "embedded")
+
+
 def start_server(data_dir: Path, *args: str, env: dict | None = None, credentials: bool = True,
                  region: str = "us-east-1") -> Endpoint:
     """`python -m s3presign serve --port 0 ...`; returns once it prints where it listens."""
+    if TARGET == "stack":
+        from tests.stack import stack_endpoint
+
+        return stack_endpoint(args, env=env, credentials=credentials, region=region)
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "s3presign", "serve", "--port", "0", "--data-dir", str(data_dir),
             "--region", region, *args]

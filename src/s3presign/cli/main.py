@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "inspect": ("s3presign.cli.inspect", "inspect", "Explain a pre-signed URL and why it fails."),
     "serve": ("s3presign.cli.serve", "serve", "Run the strict S3-compatible endpoint."),
     "kms": ("s3presign.cli.kms", "kms", "Manage the built-in key service's keys."),
+    "user": ("s3presign.cli.user", "user", "Manage the users of a distributed deployment."),
     "demo": ("s3presign.cli.demo", "demo", "Run the SSE x signature-version table end to end."),
 }
 

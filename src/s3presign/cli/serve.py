@@ -221,7 +221,8 @@ def serve(
 
     Users come from --credentials FILE, else AWS_ACCESS_KEY_ID and
     AWS_SECRET_ACCESS_KEY, else a key pair is generated (kept in the data dir)
-    and printed. Stop it with Ctrl-C or SIGTERM.
+    and printed; in the distributed shape they live in the metadata database
+    (`s3presign user`). Stop it with Ctrl-C or SIGTERM.
 
     \b
     Examples:
@@ -238,7 +239,8 @@ def serve(
       S3PRESIGN_METADATA_URL=postgresql://s3p:PASS@db:5432/s3p \\
       S3PRESIGN_BLOB_ACCESS_KEY_ID=... S3PRESIGN_BLOB_SECRET_ACCESS_KEY=... \\
       s3presign serve --blob-endpoint http://rgw:7480 --blob-bucket s3p-blobs \\
-        --master-key-file master.key --credentials users.ini
+        --master-key-file master.key
+      s3presign user add ALICE0123456789 --metadata-url ... --master-key-file master.key
     """
     from s3presign.cli.main import Refused
     from s3presign.server.app import bind, create_app
@@ -252,11 +254,16 @@ def serve(
         lock_data_dir(directory)  # held until the process (and its workers) exit
         check_data_tree(directory)
         clean_debris(directory)
-        users, source = resolve_users(credentials_file, directory)
         blobs = _blob_config(metadata_url, blob_endpoint, blob_bucket, blob_prefix, blob_region, blob_profile,
                              blob_ca_bundle, blob_addressing_style, blob_part_size)
-        if metadata_url and source == "generated":
-            raise ConfigError("the distributed shape needs the same users on every instance: give --credentials FILE")
+        if metadata_url:  # the users live in the database, shared by every instance
+            if credentials_file is not None:
+                raise ConfigError(
+                    "in the distributed shape the users live in the metadata database: import the file once with "
+                    f"`s3presign user import {credentials_file}` and drop --credentials")
+            users, source = {}, "the metadata database"
+        else:
+            users, source = resolve_users(credentials_file, directory)
         limits = Limits(
             idle_timeout=idle_timeout, header_timeout=header_timeout, body_timeout=body_timeout,
             send_timeout=send_timeout, max_connections=_connection_limit(max_connections),
@@ -304,12 +311,16 @@ def serve(
     if console_address and workers > 1:
         raise click.ClickException("--console-address runs beside one worker; drop --workers or the console")
     if console_address:
-        _start_console(console_address, console_policy, scheme, host, bound_port, region, ca, users)
+        _start_console(console_address, console_policy, scheme, host, bound_port, region, ca,
+                       app.state.users.snapshot())
     elif console_policy:
         raise click.ClickException("--console-policy needs --console-address HOST:PORT")
     if source == "generated":
         user = next(iter(users.values()))
         click.echo(f"  credentials (generated): AWS_ACCESS_KEY_ID={user.access_key} AWS_SECRET_ACCESS_KEY={user.secret_key}")
+    elif metadata_url:
+        count = len(app.state.users.snapshot())
+        click.echo(f"  users: {count} in {source}" + ("" if count else " (add one: s3presign user add)"))
     else:
         click.echo(f"  users: {len(users)} from {source}")
     sys.stdout.flush()

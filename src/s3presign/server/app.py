@@ -72,8 +72,12 @@ class S3App:
 
     def __init__(self, config: ServerConfig, *, storage: Storage | None = None,
                  encryption: Encryption | None = None, recover: bool = True) -> None:
+        users = None
         if config.distributed and storage is None:
             storage, encryption = self._distributed(config, encryption, recover)
+            from s3presign.server.users import DatabaseUsers, UserStore
+
+            users = DatabaseUsers(UserStore(storage.meta, config.master_key))  # type: ignore[arg-type]
         if encryption is None:
             if config.master_key is not None:
                 master, source = config.master_key, "--master-key-file"
@@ -88,7 +92,7 @@ class S3App:
             upgrade_if_needed(config.data_dir, storage)
             if recover:  # once per data dir, before any request: never while another process serves
                 storage.recover()
-        self.state = ServerState(config, storage, encryption)
+        self.state = ServerState(config, storage, encryption, users=users)
         self.host_id = base64.b64encode(os.urandom(24)).decode().encode()
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex().upper()

@@ -40,8 +40,10 @@ class BlobReader(Protocol):
 
 class BlobStore(Protocol):
     def create(self) -> BlobWriter: ...
-    def open(self, name: str) -> BlobReader:
-        """Raises FileNotFoundError for a name that does not exist."""
+    def open(self, name: str, size: int | None = None) -> BlobReader:
+        """Raises FileNotFoundError for a name that does not exist. ``size`` is what the
+        metadata says: a store that needs a round trip to learn it (S3) may take it and
+        check it on the first read instead, raising FileNotFoundError then."""
     def delete(self, name: str) -> None:
         """Remove a blob; a missing name is not an error."""
     def sweep(self, referenced: Iterable[str] | None, older_than: float) -> int:

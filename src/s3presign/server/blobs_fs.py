@@ -133,7 +133,7 @@ class FileBlobStore:
     def create(self) -> FileBlobWriter:
         return FileBlobWriter(self)
 
-    def open(self, name: str) -> FileBlobReader:
+    def open(self, name: str, size: int | None = None) -> FileBlobReader:
         if not _valid(name):  # a name from the metadata never becomes an arbitrary path
             raise FileNotFoundError(name)
         fd = os.open(self._file(name), os.O_RDONLY)
@@ -202,7 +202,7 @@ class MemoryBlobStore:
     def create(self) -> "_MemoryWriter":
         return _MemoryWriter(self)
 
-    def open(self, name: str) -> "_MemoryReader":
+    def open(self, name: str, size: int | None = None) -> "_MemoryReader":
         try:
             return _MemoryReader(self.blobs[name])
         except KeyError:

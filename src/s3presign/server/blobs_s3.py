@@ -42,6 +42,7 @@ DEFAULT_PART_SIZE = 8 * MiB
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
 MAX_PARTS = 10000
 _READ_PIECE = 1 * MiB
+PREFETCH = 1 * MiB + 64 * 1024  # blobs up to this size are read whole when opened (objects.SMALL_OBJECT)
 _NAME = re.compile(r"[0-9a-f]{32}")
 _RETRY_STATUS = frozenset({500, 502, 503, 504})
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -279,9 +280,16 @@ class S3BlobStore:
     def create(self) -> "S3BlobWriter":
         return S3BlobWriter(self)
 
-    def open(self, name: str) -> "S3BlobReader":
+    def open(self, name: str, size: int | None = None) -> "S3BlobReader":
         if not _NAME.fullmatch(name):  # a name from the metadata never becomes an arbitrary key
             raise FileNotFoundError(name)
+        if size is not None:  # the metadata's size: no HEAD (half the backend requests of a small GET)
+            reader = S3BlobReader(self, name, size, None, checked=False)
+            if size <= PREFETCH:
+                # fetched whole here, on the thread that opens it: the server reads a small object
+                # in one go on its event loop, which must not wait for the backend
+                reader.data = reader._get(0, size, stream=False).content[:size] if size else b""
+            return reader
         response = self._send("HEAD", self.key(name), ok=(200, 404), what="HeadObject")
         if response.status_code == 404:
             raise FileNotFoundError(name)
@@ -497,11 +505,14 @@ class S3BlobWriter:
 
 
 class S3BlobReader:
-    def __init__(self, store: S3BlobStore, name: str, size: int, etag: str | None) -> None:
+    def __init__(self, store: S3BlobStore, name: str, size: int, etag: str | None, *, checked: bool = True) -> None:
         self._store = store
+        self._name = name
         self._key = store.key(name)
         self.size = size
         self._etag = etag
+        self._checked = checked  # False: the size is the metadata's, confirmed by the first GET
+        self.data: bytes | None = None  # a small blob's whole bytes, fetched at open
         self._closed = False
 
     def _get(self, start: int, end: int, *, stream: bool) -> httpx.Response:
@@ -509,9 +520,25 @@ class S3BlobReader:
         headers = {"range": f"bytes={start}-{end - 1}", "accept-encoding": "identity"}
         if self._etag:
             headers["if-match"] = self._etag  # blobs are immutable: anything else is a different blob
-        return self._store._send("GET", self._key, None, headers, ok=(206, 200), stream=stream, what="GetObject")
+        ok = (206, 200) if self._checked else (206, 200, 404, 416)
+        response = self._store._send("GET", self._key, None, headers, ok=ok, stream=stream, what="GetObject")
+        if not self._checked:
+            total = response.headers.get("content-range", "").rpartition("/")[2]
+            if response.status_code in (404, 416) or (total.isdigit() and int(total) != self.size) or (
+                    response.status_code == 200 and response.headers.get("content-length") != str(self.size)):
+                status = response.status_code
+                response.close()
+                if status == 404:
+                    raise FileNotFoundError(self._name)
+                raise BlobBackendError(f"blob {self._key} does not hold the {self.size} bytes its record says")
+            self._checked = True
+        return response
 
     def read(self, offset: int, length: int) -> Iterator[bytes]:
+        if self.data is not None:
+            yield self.pread(offset, length)
+            self.close()
+            return
         end = min(offset + length, self.size)
         stalls = 0
         try:
@@ -545,7 +572,10 @@ class S3BlobReader:
         end = min(offset + length, self.size)
         if offset >= end:
             return b""
+        if self.data is not None:
+            return self.data[offset:end]
         return self._get(offset, end, stream=False).content[: end - offset]
 
     def close(self) -> None:
         self._closed = True
+        self.data = None

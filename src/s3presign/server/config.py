@@ -121,7 +121,7 @@ class ServerConfig:
                 raise ConfigError(f"invalid --domain {self.domain!r}; use a host name such as s3.local")
         if self.new_bucket_defaults not in ("current", "legacy"):
             raise ConfigError(f"invalid new-bucket defaults {self.new_bucket_defaults!r}; use current or legacy")
-        if not self.users:
+        if not self.users and not self.distributed:  # distributed: users live in the database
             raise ConfigError("no users: give --credentials FILE or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
         check_accounts(self.accounts)
 

@@ -200,7 +200,7 @@ class StoredObject:
         reader = self._readers[i]
         if reader is None:
             name, size = self.meta.blobs[i]
-            reader = self._blobs.open(name)
+            reader = self._blobs.open(name, size)
             if reader.size != size:
                 reader.close()
                 raise IntegrityError(f"blob {name} holds {reader.size} bytes, its record says {size}")

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from s3presign.core.credentials import Credentials
 from s3presign.core.s3errors import S3Error
 from s3presign.core.verify import AuthResult
 from s3presign.server.auth import Payload
-from s3presign.server.config import AccountSpec, ServerConfig
+from s3presign.server.config import ServerConfig
 from s3presign.server.encryption import Encryption
 from s3presign.server.http import Request
 from s3presign.server.storage import AsyncStorage, Storage
+from s3presign.server.users import Account, FileUsers, account_of, owner_id  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -28,69 +27,30 @@ class ServerState:
     # so a hot object's key is unsealed once, not per GET. See objects._reader.
     readers: dict[tuple[str, str, str], tuple[Any, Any]] = field(default_factory=dict)
     store: AsyncStorage = field(init=False)  # what handlers await
+    # who may sign: users.FileUsers (the embedded default) or users.DatabaseUsers
+    users: Any = None
 
     def __post_init__(self) -> None:
         self.store = AsyncStorage(self.storage)
+        if self.users is None:
+            self.users = FileUsers(self.config.users, self.config.accounts)
 
     def lookup(self, access_key: str) -> Credentials | None:
-        return self.config.users.get(access_key)
+        return self.users.lookup(access_key)
 
-    def account(self, access_key: str) -> "Account":
-        spec = self.config.accounts.get(access_key)
-        return account_of(access_key) if spec is None else configured_account(access_key, spec)
+    def account(self, access_key: str) -> Account:
+        return self.users.account(access_key)
 
-    def account_by_id(self, canonical_id: str) -> "Account | None":
-        """The configured account with this canonical id, for Owner elements that show the
-        display name the operator set now (None: no user has it)."""
-        by_id = self.__dict__.get("_by_id")
-        if by_id is None:   # the users are fixed for the server's life: built once
-            by_id = {}
-            for access_key in self.config.users:
-                account = self.account(access_key)
-                by_id.setdefault(account.canonical_id, account)
-            self.__dict__["_by_id"] = by_id
-        return by_id.get(canonical_id)
+    def account_by_id(self, canonical_id: str) -> Account | None:
+        """The account with this canonical id, for Owner elements that show the display
+        name set now (None: no user has it)."""
+        return self.users.account_by_id(canonical_id)
 
     @property
-    def first_account(self) -> "Account":
+    def first_account(self) -> Account:
         """Who owns a bucket created before owners were recorded: the first user."""
-        return self.account(next(iter(self.config.users)))
+        return self.users.first_account()
 
-
-@lru_cache(maxsize=64)
-def owner_id(access_key: str) -> str:
-    """A stable canonical user id for an access key (S3 shows a 64-hex id)."""
-    return hashlib.sha256(b"s3presign owner:" + access_key.encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """One user of the credentials file as an S3 account: a 64-hex canonical id and a
-    12-digit account id, both derived from the access key (stable across restarts),
-    and the display name S3 shows in Owner elements."""
-
-    canonical_id: str
-    account_id: str
-    display_name: str
-
-
-@lru_cache(maxsize=256)
-def account_of(access_key: str) -> Account:
-    account = str(int(hashlib.sha256(b"s3presign account:" + access_key.encode()).hexdigest(), 16) % 10**12)
-    return Account(owner_id(access_key), account.zfill(12), access_key)
-
-
-@lru_cache(maxsize=256)
-def configured_account(access_key: str, spec: AccountSpec) -> Account:
-    """An account with the operator's settings; each one not set is derived: the canonical
-    id from the account id when that is set (every user of one account shares it), else
-    from the access key; the display name is the access key."""
-    derived = account_of(access_key)
-    account_id = spec.account_id or derived.account_id
-    canonical = spec.canonical_id or (
-        hashlib.sha256(b"s3presign canonical:" + account_id.encode()).hexdigest() if spec.account_id
-        else derived.canonical_id)
-    return Account(canonical, account_id, spec.display_name or derived.display_name)
 
 
 class Ctx:
