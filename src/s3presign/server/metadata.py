@@ -313,15 +313,19 @@ class Metadata:
             marker = '"delete_marker":true' in row[1]
             self._exec(t, "UPDATE versions SET latest = ? WHERE id = ?", (2 if marker else 1, row[0]))
 
+    # what a listing reads of a row: no blob list (the record's MAC covers its own)
+    _LISTED = "SELECT id, okey, version_id, latest, record, mac FROM versions"
+
     def list_current(self, bucket: str, after: str, upper: str | None, limit: int,
                      inclusive: bool = False) -> list[Row]:
-        """Current (not deleted) versions with after < key < upper, in key order."""
+        """Current (not deleted) versions with after < key < upper, in key order:
+        one range of the (bucket, latest, okey) index."""
         op = ">=" if inclusive else ">"
         if upper is None:
-            return self._all(self._VERSION + f" WHERE bucket = ? AND latest = 1 AND okey {op} ? ORDER BY okey LIMIT ?",
+            return self._all(self._LISTED + f" WHERE bucket = ? AND latest = 1 AND okey {op} ? ORDER BY okey LIMIT ?",
                              (bucket, after, limit))
-        return self._all(self._VERSION + f" WHERE bucket = ? AND latest = 1 AND okey {op} ? AND okey < ?"
-                                         " ORDER BY okey LIMIT ?", (bucket, after, upper, limit))
+        return self._all(self._LISTED + f" WHERE bucket = ? AND latest = 1 AND okey {op} ? AND okey < ?"
+                                        " ORDER BY okey LIMIT ?", (bucket, after, upper, limit))
 
     def list_versions(self, bucket: str, key: str, below_id: int | None, upper: str | None, limit: int,
                       inclusive: bool = False) -> list[Row]:
@@ -330,11 +334,11 @@ class Metadata:
         extra: tuple = (upper,) if upper is not None else ()
         if below_id is None:
             op = ">=" if inclusive else ">"
-            return self._all(self._VERSION + f" WHERE bucket = ? AND okey {op} ?{bound} ORDER BY okey, id DESC LIMIT ?",
+            return self._all(self._LISTED + f" WHERE bucket = ? AND okey {op} ?{bound} ORDER BY okey, id DESC LIMIT ?",
                              (bucket, key, *extra, limit))
         return self._all(
-            self._VERSION + f" WHERE bucket = ? AND ((okey = ? AND id < ?) OR okey > ?){bound}"
-                            " ORDER BY okey, id DESC LIMIT ?", (bucket, key, below_id, key, *extra, limit))
+            self._LISTED + f" WHERE bucket = ? AND ((okey = ? AND id < ?) OR okey > ?){bound}"
+                           " ORDER BY okey, id DESC LIMIT ?", (bucket, key, below_id, key, *extra, limit))
 
     def all_version_blobs(self) -> Iterator[str]:
         cur = self._exec(self._conn(), "SELECT blobs FROM versions")
