@@ -285,15 +285,24 @@ class Metadata:
     # --- versions ----------------------------------------------------------------------
     _VERSION = "SELECT id, okey, version_id, latest, record, mac, blobs FROM versions"
 
+    # ... and, for a read, the bucket's versioning state (S3 names the null version in
+    # the answer once a bucket has had versioning): one statement, one round trip
+    _READ_VERSION = ("SELECT id, okey, version_id, latest, record, mac, blobs,"
+                     " (SELECT versioning FROM buckets WHERE name = ?) FROM versions")
+
     def current(self, bucket: str, key: str) -> Row | None:
+        """The key's current version row, plus the bucket's versioning state (8th column)."""
         # IN, not "> 0": an equality on latest lets the index seek (bucket, latest, okey)
-        return self._one(self._VERSION + " WHERE bucket = ? AND okey = ? AND latest IN (1, 2) LIMIT 1", (bucket, key))
+        return self._one(self._READ_VERSION + " WHERE bucket = ? AND okey = ? AND latest IN (1, 2) LIMIT 1",
+                         (bucket, bucket, key))
 
     def version(self, bucket: str, key: str, version_id: str, t: Any = None) -> Row | None:
-        sql = self._VERSION + " WHERE bucket = ? AND okey = ? AND version_id = ?"
+        """One version's row (outside a transaction, plus the bucket's versioning state)."""
         if t is None:
-            return self._one(sql, (bucket, key, version_id))
-        return self._exec(t, sql, (bucket, key, version_id)).fetchone()
+            return self._one(self._READ_VERSION + " WHERE bucket = ? AND okey = ? AND version_id = ?",
+                             (bucket, bucket, key, version_id))
+        return self._exec(t, self._VERSION + " WHERE bucket = ? AND okey = ? AND version_id = ?",
+                          (bucket, key, version_id)).fetchone()
 
     def insert_version(self, t: Any, bucket: str, key: str, version_id: str, marker: bool,
                        record: str, mac: str, blobs: str) -> None:

@@ -214,10 +214,11 @@ Entry = Union[Listed, str]  # a listed version, or a common prefix
 class StoredObject:
     """An open version: its record and its stored bytes (the concatenation of its blobs)."""
 
-    __slots__ = ("meta", "stored_size", "_blobs", "_readers")
+    __slots__ = ("meta", "stored_size", "versioned", "_blobs", "_readers")
 
     def __init__(self, meta: ObjectMeta, blobs: BlobStore) -> None:
         self.meta = meta
+        self.versioned = False  # the bucket has had versioning (set by Storage.open)
         self.stored_size = meta.stored_size
         self._blobs = blobs
         self._readers: list[BlobReader | None] = [None] * len(meta.blobs)
@@ -325,7 +326,7 @@ class Storage:
 
     def _version(self, bucket: str, row: Row) -> ObjectMeta:
         """The authenticated record of a versions row (a corrupt one is flagged, not raised)."""
-        _, key, version_id, latest, record, mac, _ = row
+        key, version_id, latest, record, mac = row[1:6]
         hit = self._verified.get(mac)
         if hit is not None and hit[0] == bucket and hit[1] == key and hit[2] == version_id and hit[3] == record:
             meta = hit[4]
@@ -470,8 +471,9 @@ class Storage:
         self.meta.delete_version(t, row[0])
         return row[6].split()
 
-    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectMeta:
-        """The authenticated record of the current version (or of ``version_id``)."""
+    def _read(self, bucket: str, key: str, version_id: str | None) -> tuple[ObjectMeta, bool]:
+        """The authenticated record of the current version (or of ``version_id``), and
+        whether the bucket has had versioning."""
         row = self.meta.current(bucket, key) if version_id is None else self.meta.version(bucket, key, version_id)
         if row is None:
             self.bucket(bucket)  # NoSuchBucket first
@@ -481,13 +483,21 @@ class Storage:
             raise S3Error("InternalError")
         if meta.delete_marker:
             raise _delete_marker_error(meta, version_id)
-        return meta
+        return meta, bool(row[7])
+
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectMeta:
+        """The authenticated record of the current version (or of ``version_id``)."""
+        return self._read(bucket, key, version_id)[0]
 
     def open(self, bucket: str, key: str, version_id: str | None = None) -> StoredObject:
+        """The version, open for reading; ``versioned`` says whether S3 would name its
+        version id in the answer (always, once the bucket has had versioning)."""
         for _ in range(3):
-            meta = self.head(bucket, key, version_id)
+            meta, versioned = self._read(bucket, key, version_id)
             try:
-                return StoredObject(meta, self.blobs)
+                obj = StoredObject(meta, self.blobs)
+                obj.versioned = versioned
+                return obj
             except FileNotFoundError:
                 continue  # replaced and deleted between the two reads: read the record again
             except IntegrityError:

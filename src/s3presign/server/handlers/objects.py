@@ -148,7 +148,7 @@ async def get_object(ctx: Ctx) -> Response:
         reader = _reader(ctx, meta, customer_key)
         resp = Response(200)
         resp.header("Last-Modified", http_date(meta.last_modified)).header("ETag", f'"{meta.etag}"')
-        if meta.version_id != "null" or version is not None:
+        if obj.versioned or meta.version_id != "null" or version is not None:
             resp.header("x-amz-version-id", meta.version_id)
         if not_modified(headers, meta.etag, meta.last_modified):
             obj.close()
