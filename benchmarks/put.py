@@ -13,7 +13,6 @@ URL sent by curl from a file on tmpfs (so reading the source costs no disk), wit
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import statistics
@@ -25,20 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crypto import raw as aes_raw  # noqa: E402
-from server import MB, filesystem, fsync_write_rate, s3presign_server  # noqa: E402
+from server import MB, filesystem, fsync_write_rate, md5_rate, s3presign_server  # noqa: E402
 
 from s3presign import Credentials, Presigner  # noqa: E402
 from s3presign.core.sse import SSE  # noqa: E402
 
 ACCESS, SECRET = "BENCHACCESSKEY00", "bench-secret-key"
-
-
-def md5_rate(mib: int = 512) -> float:
-    chunk, h = os.urandom(1 << 20), hashlib.md5()
-    start = time.perf_counter()
-    for _ in range(mib):
-        h.update(chunk)
-    return mib * (1 << 20) / (time.perf_counter() - start) / MB
 
 
 def put_rate(url: str, source: Path, server) -> tuple[float, float]:
