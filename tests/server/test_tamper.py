@@ -29,11 +29,21 @@ def _row(db, bucket: str, key: str):
                       (bucket, key)).fetchone()
 
 
+def _split(record: str) -> tuple[str, str]:
+    """(the listing summary line with its newline, the JSON) of a version record."""
+    if record.startswith("~"):
+        line, _, body = record.partition("\n")
+        return line + "\n", body
+    return "", record
+
+
 def _edit(db, bucket: str, key: str, change) -> None:
     row_id, record, _, _ = _row(db, bucket, key)
-    fields = json.loads(record)
+    summary, body = _split(record)
+    fields = json.loads(body)
     change(fields)
-    db.execute("UPDATE versions SET record = ? WHERE id = ?", (json.dumps(fields, separators=(",", ":")), row_id))
+    db.execute("UPDATE versions SET record = ? WHERE id = ?",
+               (summary + json.dumps(fields, separators=(",", ":")), row_id))
 
 
 def _refused(endpoint, bucket: str, key: str, extra: dict | None = None) -> None:
@@ -118,4 +128,27 @@ def test_corrupt_record_stays_listed_and_deletable_and_is_logged_once(endpoint, 
     s3.delete_object(Bucket=bucket, Key=key)
     s3.delete_object(Bucket=bucket, Key="fine")
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    s3.delete_bucket(Bucket=bucket)
+
+
+@pytest.mark.parametrize("field", [0, 1, 2])  # size, ETag, LastModified
+def test_edited_listing_summary_is_never_listed(endpoint, db, field):
+    """A listing reads only a record's summary line, still under the record's MAC:
+    an edited summary lists the key as corrupt (no size, no ETag), never the edit."""
+    s3 = endpoint.client()
+    bucket = f"t-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x" * 5000)
+    row_id, record, _, _ = _row(db, bucket, "k")
+    summary, body = _split(record)
+    values = summary[1:-1].split("\t")
+    assert values[:2] == ["5000", s3.head_object(Bucket=bucket, Key="k")["ETag"].strip('"')]
+    values[field] = {0: "4000", 1: "0" * 32, 2: "1.0"}[field]
+    db.execute("UPDATE versions SET record = ? WHERE id = ?", ("~" + "\t".join(values) + "\n" + body, row_id))
+    listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert [(o["Key"], o["Size"], o["ETag"]) for o in listed] == [("k", 0, '""')]
+    versions = s3.list_object_versions(Bucket=bucket)["Versions"]
+    assert [(v["Key"], v["Size"]) for v in versions] == [("k", 0)]
+    _refused(endpoint, bucket, "k")
+    s3.delete_object(Bucket=bucket, Key="k")
     s3.delete_bucket(Bucket=bucket)

@@ -201,3 +201,25 @@ def test_multipart_upload_makes_a_version(endpoint, bucket):
     assert (again["ETag"], again["VersionId"]) == (done["ETag"], done["VersionId"])
     assert s3.get_object(Bucket=bucket, Key="mp", VersionId=first)["Body"].read() == b"small"
     assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"part"
+
+
+def test_the_null_version_is_named_once_the_bucket_has_had_versioning(endpoint, bucket):
+    """S3 answers x-amz-version-id: null for the null version of a bucket that is (or
+    was) versioned, on GET and HEAD, with and without ?versionId=null; a bucket that
+    never had versioning names no version."""
+    s3 = endpoint.client()
+    s3.put_object(Bucket=bucket, Key="old", Body=b"written before versioning")  # the null version
+    for call in (s3.get_object, s3.head_object):
+        assert "VersionId" not in call(Bucket=bucket, Key="old")
+    _enable(s3, bucket)
+    for call in (s3.get_object, s3.head_object):
+        assert call(Bucket=bucket, Key="old")["VersionId"] == "null"
+        assert call(Bucket=bucket, Key="old", VersionId="null")["VersionId"] == "null"
+    assert s3.get_object(Bucket=bucket, Key="old")["Body"].read() == b"written before versioning"
+    _enable(s3, bucket, "Suspended")
+    s3.put_object(Bucket=bucket, Key="new", Body=b"written while suspended")
+    for call in (s3.get_object, s3.head_object):
+        assert call(Bucket=bucket, Key="new")["VersionId"] == "null"
+        assert call(Bucket=bucket, Key="old")["VersionId"] == "null"
+    headers = s3.head_object(Bucket=bucket, Key="new")["ResponseMetadata"]["HTTPHeaders"]
+    assert headers["x-amz-version-id"] == "null"

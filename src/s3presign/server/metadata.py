@@ -285,12 +285,19 @@ class Metadata:
     # --- versions ----------------------------------------------------------------------
     _VERSION = "SELECT id, okey, version_id, latest, record, mac, blobs FROM versions"
 
+    # ... and, for a read, the bucket's versioning state (S3 names the null version in
+    # the answer once a bucket has had versioning): one statement, one round trip
+    _READ_VERSION = ("SELECT id, okey, version_id, latest, record, mac, blobs,"
+                     " (SELECT versioning FROM buckets WHERE name = ?) FROM versions")
+
     def current(self, bucket: str, key: str, t: Any = None) -> Row | None:
+        """The key's current version row (outside a transaction, plus the bucket's
+        versioning state as an 8th column)."""
         # IN, not "> 0": an equality on latest lets the index seek (bucket, latest, okey)
-        sql = self._VERSION + " WHERE bucket = ? AND okey = ? AND latest IN (1, 2) LIMIT 1"
+        where = " WHERE bucket = ? AND okey = ? AND latest IN (1, 2) LIMIT 1"
         if t is None:
-            return self._one(sql, (bucket, key))
-        return self._exec(t, sql, (bucket, key)).fetchone()
+            return self._one(self._READ_VERSION + where, (bucket, bucket, key))
+        return self._exec(t, self._VERSION + where, (bucket, key)).fetchone()
 
     def bucket_and_current(self, bucket: str, key: str) -> Row | None:
         """The bucket's row and the key's current version (NULLs if none), in one read:
@@ -302,10 +309,12 @@ class Metadata:
             " WHERE b.name = ? LIMIT 1", (key, bucket))
 
     def version(self, bucket: str, key: str, version_id: str, t: Any = None) -> Row | None:
-        sql = self._VERSION + " WHERE bucket = ? AND okey = ? AND version_id = ?"
+        """One version's row (outside a transaction, plus the bucket's versioning state)."""
         if t is None:
-            return self._one(sql, (bucket, key, version_id))
-        return self._exec(t, sql, (bucket, key, version_id)).fetchone()
+            return self._one(self._READ_VERSION + " WHERE bucket = ? AND okey = ? AND version_id = ?",
+                             (bucket, bucket, key, version_id))
+        return self._exec(t, self._VERSION + " WHERE bucket = ? AND okey = ? AND version_id = ?",
+                          (bucket, key, version_id)).fetchone()
 
     def insert_version(self, t: Any, bucket: str, key: str, version_id: str, marker: bool,
                        record: str, mac: str, blobs: str) -> None:
@@ -329,15 +338,19 @@ class Metadata:
             marker = '"delete_marker":true' in row[1]
             self._exec(t, "UPDATE versions SET latest = ? WHERE id = ?", (2 if marker else 1, row[0]))
 
+    # what a listing reads of a row: no blob list (the record's MAC covers its own)
+    _LISTED = "SELECT id, okey, version_id, latest, record, mac FROM versions"
+
     def list_current(self, bucket: str, after: str, upper: str | None, limit: int,
                      inclusive: bool = False) -> list[Row]:
-        """Current (not deleted) versions with after < key < upper, in key order."""
+        """Current (not deleted) versions with after < key < upper, in key order:
+        one range of the (bucket, latest, okey) index."""
         op = ">=" if inclusive else ">"
         if upper is None:
-            return self._all(self._VERSION + f" WHERE bucket = ? AND latest = 1 AND okey {op} ? ORDER BY okey LIMIT ?",
+            return self._all(self._LISTED + f" WHERE bucket = ? AND latest = 1 AND okey {op} ? ORDER BY okey LIMIT ?",
                              (bucket, after, limit))
-        return self._all(self._VERSION + f" WHERE bucket = ? AND latest = 1 AND okey {op} ? AND okey < ?"
-                                         " ORDER BY okey LIMIT ?", (bucket, after, upper, limit))
+        return self._all(self._LISTED + f" WHERE bucket = ? AND latest = 1 AND okey {op} ? AND okey < ?"
+                                        " ORDER BY okey LIMIT ?", (bucket, after, upper, limit))
 
     def list_versions(self, bucket: str, key: str, below_id: int | None, upper: str | None, limit: int,
                       inclusive: bool = False) -> list[Row]:
@@ -346,11 +359,11 @@ class Metadata:
         extra: tuple = (upper,) if upper is not None else ()
         if below_id is None:
             op = ">=" if inclusive else ">"
-            return self._all(self._VERSION + f" WHERE bucket = ? AND okey {op} ?{bound} ORDER BY okey, id DESC LIMIT ?",
+            return self._all(self._LISTED + f" WHERE bucket = ? AND okey {op} ?{bound} ORDER BY okey, id DESC LIMIT ?",
                              (bucket, key, *extra, limit))
         return self._all(
-            self._VERSION + f" WHERE bucket = ? AND ((okey = ? AND id < ?) OR okey > ?){bound}"
-                            " ORDER BY okey, id DESC LIMIT ?", (bucket, key, below_id, key, *extra, limit))
+            self._LISTED + f" WHERE bucket = ? AND ((okey = ? AND id < ?) OR okey > ?){bound}"
+                           " ORDER BY okey, id DESC LIMIT ?", (bucket, key, below_id, key, *extra, limit))
 
     def all_version_blobs(self) -> Iterator[str]:
         cur = self._exec(self._conn(), "SELECT blobs FROM versions")

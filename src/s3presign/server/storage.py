@@ -58,6 +58,9 @@ ENABLED, SUSPENDED = "Enabled", "Suspended"
 EAGER_BLOBS = 256  # objects with more blobs than this open them as the read reaches them
 _FINISHED_UPLOAD_TTL = 86400.0  # a completed upload answers a repeated Complete this long
 _VERIFIED_CACHE = 8192
+# A version record is "~" + its listing summary line + "\n" + its JSON, all under
+# one MAC, so a listing authenticates a row with one HMAC and splits one line.
+_SUMMARY = "~"
 
 
 # Fault injection for the crash tests: the process kills itself (SIGKILL) at this
@@ -104,7 +107,19 @@ class ObjectMeta:
 
     @classmethod
     def from_record(cls, key: str, version_id: str, text: str) -> "ObjectMeta":
+        if text.startswith(_SUMMARY):  # the listing line comes first (Storage._sealed)
+            text = text[text.index("\n") + 1:]
         return cls(key=key, version_id=version_id, **json.loads(text))
+
+    def summary(self) -> str | None:
+        """What a listing shows of this version, as one tab-separated line (None
+        if a field could hold a separator: then listings parse the JSON)."""
+        fields = (str(self.size), self.etag, repr(self.last_modified),
+                  self.checksum["algorithm"] if self.checksum else "",
+                  self.extra.get("storage_class", ""), "1" if self.delete_marker else "")
+        if any("\t" in f or "\n" in f for f in fields):
+            return None
+        return "\t".join(fields)
 
     @property
     def stored_size(self) -> int:
@@ -175,16 +190,39 @@ def upper_bound(prefix: str) -> str | None:
     return None
 
 
-Entry = Union[ObjectMeta, str]  # a listed version, or a common prefix
+@dataclass(slots=True)
+class Listed:
+    """What a listing shows of one version (authenticated, never served as bytes)."""
+
+    key: str
+    version_id: str
+    latest: bool
+    size: int
+    etag: str
+    last_modified: float
+    checksum_algorithm: str  # "" when none was stored
+    storage_class: str  # "" for STANDARD
+    delete_marker: bool
+    corrupt: bool = False
+
+    @classmethod
+    def of(cls, meta: ObjectMeta) -> "Listed":
+        return cls(meta.key, meta.version_id, meta.latest, meta.size, meta.etag, meta.last_modified,
+                   meta.checksum["algorithm"] if meta.checksum else "", meta.extra.get("storage_class", ""),
+                   meta.delete_marker, meta.corrupt)
+
+
+Entry = Union[Listed, str]  # a listed version, or a common prefix
 
 
 class StoredObject:
     """An open version: its record and its stored bytes (the concatenation of its blobs)."""
 
-    __slots__ = ("meta", "stored_size", "_blobs", "_readers")
+    __slots__ = ("meta", "stored_size", "versioned", "_blobs", "_readers")
 
     def __init__(self, meta: ObjectMeta, blobs: BlobStore) -> None:
         self.meta = meta
+        self.versioned = False  # the bucket has had versioning (set by Storage.open)
         self.stored_size = meta.stored_size
         self._blobs = blobs
         self._readers: list[BlobReader | None] = [None] * len(meta.blobs)
@@ -293,7 +331,7 @@ class Storage:
 
     def _version(self, bucket: str, row: Row) -> ObjectMeta:
         """The authenticated record of a versions row (a corrupt one is flagged, not raised)."""
-        _, key, version_id, latest, record, mac, _ = row
+        key, version_id, latest, record, mac = row[1:6]
         hit = self._verified.get(mac)
         if hit is not None and hit[0] == bucket and hit[1] == key and hit[2] == version_id and hit[3] == record:
             meta = hit[4]
@@ -316,6 +354,9 @@ class Storage:
 
     def _sealed(self, bucket: str, meta: ObjectMeta) -> tuple[str, str, str]:
         record = meta.record()
+        summary = meta.summary()
+        if summary is not None:
+            record = f"{_SUMMARY}{summary}\n{record}"
         return record, self._mac("v", bucket, meta.key, meta.version_id, record), " ".join(b[0] for b in meta.blobs)
 
     def _drop(self, names: list[str]) -> None:
@@ -436,8 +477,9 @@ class Storage:
         self.meta.delete_version(t, row[0])
         return row[6].split()
 
-    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectMeta:
-        """The authenticated record of the current version (or of ``version_id``)."""
+    def _read(self, bucket: str, key: str, version_id: str | None) -> tuple[ObjectMeta, bool]:
+        """The authenticated record of the current version (or of ``version_id``), and
+        whether the bucket has had versioning."""
         row = self.meta.current(bucket, key) if version_id is None else self.meta.version(bucket, key, version_id)
         if row is None:
             self.bucket(bucket)  # NoSuchBucket first
@@ -447,7 +489,11 @@ class Storage:
             raise S3Error("InternalError")
         if meta.delete_marker:
             raise _delete_marker_error(meta, version_id)
-        return meta
+        return meta, bool(row[7])
+
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectMeta:
+        """The authenticated record of the current version (or of ``version_id``)."""
+        return self._read(bucket, key, version_id)[0]
 
     def update_extra(self, bucket: str, key: str, version_id: str | None,
                      changes: Mapping[str, Any]) -> ObjectMeta:
@@ -497,11 +543,14 @@ class Storage:
         meta = self._version(bucket, row[5:])
         return info, None if meta.corrupt or meta.delete_marker else meta
 
-    def open_version(self, bucket: str, key: str, meta: ObjectMeta) -> StoredObject:
+    def open_version(self, bucket: str, key: str, meta: ObjectMeta, versioned: bool) -> StoredObject:
         """Open the version :meth:`lookup` returned (read again if it was replaced and
-        deleted meanwhile, as :meth:`open` does)."""
+        deleted meanwhile, as :meth:`open` does); ``versioned``: the bucket has had
+        versioning (its BucketInfo.versioning from the same read)."""
         try:
-            return StoredObject(meta, self.blobs)
+            obj = StoredObject(meta, self.blobs)
+            obj.versioned = versioned
+            return obj
         except FileNotFoundError:
             return self.open(bucket, key)
         except IntegrityError:
@@ -509,10 +558,14 @@ class Storage:
             raise S3Error("InternalError") from None
 
     def open(self, bucket: str, key: str, version_id: str | None = None) -> StoredObject:
+        """The version, open for reading; ``versioned`` says whether S3 would name its
+        version id in the answer (always, once the bucket has had versioning)."""
         for _ in range(3):
-            meta = self.head(bucket, key, version_id)
+            meta, versioned = self._read(bucket, key, version_id)
             try:
-                return StoredObject(meta, self.blobs)
+                obj = StoredObject(meta, self.blobs)
+                obj.versioned = versioned
+                return obj
             except FileNotFoundError:
                 continue  # replaced and deleted between the two reads: read the record again
             except IntegrityError:
@@ -545,69 +598,50 @@ class Storage:
         self._drop(doomed)
         return result
 
-    def list_objects(self, bucket: str, prefix: str, delimiter: str, after: str,
-                     limit: int) -> tuple[list[Entry], str | None]:
-        """One page of current versions and common prefixes after ``after``; the last
-        entry's name if more follow. Each common prefix costs one more index seek."""
-        self.bucket(bucket)
-        upper = upper_bound(prefix)
-        cursor, inclusive = (prefix, True) if prefix > after else (after, False)
-        entries: list[Entry] = []
-        last: str | None = None
-        while True:
-            want = limit - len(entries) + 1
-            rows = self.meta.list_current(bucket, cursor, upper, want, inclusive)
-            jumped = False
-            for row in rows:
-                key = row[1]
-                cut = key.find(delimiter, len(prefix)) if delimiter else -1
-                if cut >= 0:
-                    common = key[: cut + len(delimiter)]
-                    if common > after:
-                        if len(entries) == limit:
-                            return entries, last
-                        entries.append(common)
-                        last = common
-                    nxt = upper_bound(common)
-                    if nxt is None:
-                        return entries, None
-                    cursor, inclusive, jumped = nxt, True, True
-                    break
-                if len(entries) == limit:
-                    return entries, last
-                entries.append(self._version(bucket, row))
-                last = cursor = key
-                inclusive = False
-            if not jumped and len(rows) < want:
-                return entries, None
+    def _listing_mac(self, bucket: str) -> Any:
+        """An HMAC state past the part of the bound text that is the same for every
+        row of a bucket (``_mac``'s layout): a row then costs one copy and one update."""
+        base = hmac.new(self._key, f"v\n{bucket}\n".encode("utf-8", "surrogatepass"), hashlib.sha256)
+        return getattr(base, "_hmac", base)  # the C object when there is one: same calls, less overhead
 
-    def list_versions(self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_marker: str,
-                      limit: int) -> tuple[list[Entry], tuple[str, str] | None]:
-        """One page of ListObjectVersions; (next key marker, next version id marker) if truncated."""
-        self.bucket(bucket)
-        upper = upper_bound(prefix)
-        below: int | None = None
-        cursor, inclusive = key_marker, False
-        if key_marker and version_marker:
-            if version_marker != NULL and not valid_version_id(version_marker):
-                raise S3Error("InvalidVersionId")
-            row = self.meta.version(bucket, key_marker, version_marker)
-            if row is not None:
-                below = row[0]
-        if prefix > cursor:
-            cursor, inclusive, below = prefix, True, None
+    def _listed(self, bucket: str, row: Row, base: Any) -> Listed:
+        """A listing row (id, key, version id, latest, record, mac), authenticated:
+        one HMAC over the record, then its summary line; anything else (an older
+        record without one, a failed MAC) takes the full path, which flags it."""
+        _, key, version_id, latest, record, mac = row
+        try:
+            h = base.copy()
+            h.update(f"{version_id}\n{len(key)}\n{key}\n{record}".encode("utf-8", "surrogatepass"))
+            if record.startswith(_SUMMARY) and hmac.compare_digest(h.hexdigest(), mac):
+                size, etag, modified, algorithm, storage_class, marker = record[1:record.index("\n")].split("\t")
+                return Listed(key, version_id, latest != 0, int(size), etag, float(modified), algorithm,
+                              storage_class, marker == "1")
+        except (ValueError, TypeError, AttributeError):  # not text, not ASCII, not a summary
+            pass
+        return Listed.of(self._version(bucket, (row[0], key, version_id, latest, record, mac, "")))
+
+    def _page(self, bucket: str, fetch: Callable[[str, int | None, bool, int], list[Row]], prefix: str,
+              delimiter: str, marker: str, cursor: str, below: int | None, inclusive: bool,
+              limit: int) -> tuple[list[Entry], tuple[str, str] | None]:
+        """The paging loop of both listings: entries (versions, and common prefixes
+        after ``marker``) from the index position (cursor, below, inclusive) on, and
+        (name, version id) of the last one if more follow. ``fetch(cursor, below,
+        inclusive, n)`` reads the next n rows in order; each common prefix costs one
+        more index seek, past every key under it."""
         entries: list[Entry] = []
         last: tuple[str, str] | None = None
+        start = len(prefix)
+        listed, base = self._listed, self._listing_mac(bucket)
         while True:
             want = limit - len(entries) + 1
-            rows = self.meta.list_versions(bucket, cursor, below, upper, want, inclusive)
+            rows = fetch(cursor, below, inclusive, want)
             jumped = False
             for row in rows:
                 key = row[1]
-                cut = key.find(delimiter, len(prefix)) if delimiter else -1
+                cut = key.find(delimiter, start) if delimiter else -1
                 if cut >= 0:
                     common = key[: cut + len(delimiter)]
-                    if common > key_marker:
+                    if common > marker:
                         if len(entries) == limit:
                             return entries, last
                         entries.append(common)
@@ -619,11 +653,45 @@ class Storage:
                     break
                 if len(entries) == limit:
                     return entries, last
-                entries.append(self._version(bucket, row))
+                entries.append(listed(bucket, row, base))
                 last = (key, row[2])
                 cursor, below, inclusive = key, row[0], False
             if not jumped and len(rows) < want:
                 return entries, None
+
+    def list_objects(self, bucket: str, prefix: str, delimiter: str, after: str,
+                     limit: int) -> tuple[list[Entry], str | None]:
+        """One page of current versions and common prefixes after ``after``; the last
+        entry's name if more follow."""
+        self.bucket(bucket)
+        upper = upper_bound(prefix)
+
+        def fetch(cursor: str, below: int | None, inclusive: bool, n: int) -> list[Row]:
+            return self.meta.list_current(bucket, cursor, upper, n, inclusive)
+
+        cursor, inclusive = (prefix, True) if prefix > after else (after, False)
+        entries, last = self._page(bucket, fetch, prefix, delimiter, after, cursor, None, inclusive, limit)
+        return entries, (last[0] if last is not None else None)
+
+    def list_versions(self, bucket: str, prefix: str, delimiter: str, key_marker: str, version_marker: str,
+                      limit: int) -> tuple[list[Entry], tuple[str, str] | None]:
+        """One page of ListObjectVersions; (next key marker, next version id marker) if truncated."""
+        self.bucket(bucket)
+        upper = upper_bound(prefix)
+
+        def fetch(cursor: str, below: int | None, inclusive: bool, n: int) -> list[Row]:
+            return self.meta.list_versions(bucket, cursor, below, upper, n, inclusive)
+
+        below: int | None = None
+        if key_marker and version_marker:
+            if version_marker != NULL and not valid_version_id(version_marker):
+                raise S3Error("InvalidVersionId")
+            row = self.meta.version(bucket, key_marker, version_marker)
+            if row is not None:
+                below = row[0]
+        if prefix > key_marker:
+            return self._page(bucket, fetch, prefix, delimiter, key_marker, prefix, None, True, limit)
+        return self._page(bucket, fetch, prefix, delimiter, key_marker, key_marker, below, False, limit)
 
     # --- multipart uploads ----------------------------------------------------------------
     def _upload(self, bucket: str, row: Row | None, upload_id: str, key: str | None) -> Upload:

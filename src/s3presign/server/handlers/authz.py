@@ -349,6 +349,7 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
         info, found = await store.lookup(ctx.bucket, ctx.key)
         _expected_owner(ctx, info, "x-amz-expected-bucket-owner")
         ctx.found = found
+        ctx.found_versioned = bool(info.versioning)
         obj = None
         if found is not None:
             access = bucket_access(ctx, info)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import re
+import time
 from dataclasses import asdict
 from urllib.parse import quote_plus
 
@@ -16,7 +19,7 @@ from s3presign.server.handlers import authz
 from s3presign.server.handlers.context import Ctx
 from s3presign.server.http import Response, iso_date
 from s3presign.server.handlers.common import count_param
-from s3presign.server.storage import ENABLED, SUSPENDED
+from s3presign.server.storage import ENABLED, SUSPENDED, Listed
 
 MAX_KEYS = 1000
 _XML = ("Content-Type", "application/xml")
@@ -127,11 +130,49 @@ def _untoken(token: str) -> str:
     return key
 
 
+# Keys that need no work in a listing: the common case, checked with one regex match.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~/-]*").fullmatch  # what quote_plus(safe="/") leaves as it is
+_XML_SAFE = re.compile(r'[^&<>"\x00-\x08\x0b-\x1f\x7f]*').fullmatch
+
+
+def _url(s: str) -> str:
+    return s if _URL_SAFE(s) else quote_plus(s, safe="/")
+
+
+def _text(s: str) -> str:
+    return s if _XML_SAFE(s) else xml.escape(s)
+
+
 def _encoder(q: dict[str, str]):
+    """(encoding-type, how a key is encoded under it, how an entry's key becomes XML text)."""
     encoding = q.get("encoding-type")
     if encoding is not None and encoding.lower() != "url":
         raise S3Error("InvalidEncodingType", elements={"ArgumentName": "encoding-type", "ArgumentValue": encoding})
-    return encoding, (lambda s: quote_plus(s, safe="/")) if encoding else (lambda s: s)
+    if encoding:
+        return encoding, _url, _url  # URL-encoded text holds nothing XML must escape
+    return encoding, (lambda s: s), _text
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
+def _iso(epoch: float) -> str:
+    """http.iso_date, cached by the second (a listing renders one per entry)."""
+    second = int(epoch)
+    return f"{_iso_second(second)}.{int(round((epoch - second) * 1000)) % 1000:03d}Z"
+
+
+def _common_prefixes(prefixes: list[str], enc) -> str:
+    return "".join(f"<CommonPrefixes><Prefix>{enc(p)}</Prefix></CommonPrefixes>" for p in prefixes)
+
+
+def _details(m: Listed, owner: str) -> str:
+    """LastModified through Owner of a listed version (S3's order)."""
+    checksum = f"<ChecksumAlgorithm>{m.checksum_algorithm}</ChecksumAlgorithm>" if m.checksum_algorithm else ""
+    return (f"<LastModified>{_iso(m.last_modified)}</LastModified><ETag>&quot;{_text(m.etag)}&quot;</ETag>"
+            f"{checksum}<Size>{m.size}</Size><StorageClass>{m.storage_class or 'STANDARD'}</StorageClass>{owner}")
 
 
 async def list_objects(ctx: Ctx) -> Response:
@@ -139,7 +180,7 @@ async def list_objects(ctx: Ctx) -> Response:
     read per page, whatever the bucket's size."""
     q = ctx.req.query
     v2 = q.get("list-type") == "2"
-    encoding, enc = _encoder(q)
+    encoding, enc, text = _encoder(q)
     prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
     max_keys = _max_keys(q)
     token = q.get("continuation-token") if v2 else None
@@ -168,15 +209,10 @@ async def list_objects(ctx: Ctx) -> Response:
     prefixes = []
     for m in entries:
         if isinstance(m, str):
-            prefixes.append(xml.tree("CommonPrefixes", xml.el("Prefix", enc(m))))
-            continue
-        checksum = xml.el("ChecksumAlgorithm", m.checksum["algorithm"]) if m.checksum else ""
-        parts.append(xml.tree(
-            "Contents", xml.el("Key", enc(m.key)), xml.el("LastModified", iso_date(m.last_modified)),
-            xml.el("ETag", f'"{m.etag}"'), checksum, xml.el("Size", m.size),
-            xml.el("StorageClass", m.extra.get("storage_class", "STANDARD")), owner,
-        ))
-    parts.extend(prefixes)
+            prefixes.append(m)
+        else:
+            parts.append(f"<Contents><Key>{text(m.key)}</Key>{_details(m, owner)}</Contents>")
+    parts.append(_common_prefixes(prefixes, text))
     return _xml("ListBucketResult", parts)
 
 
@@ -193,7 +229,7 @@ def _page_fields(parts: list, max_keys: int, delimiter: str, encoding: str | Non
 async def list_object_versions(ctx: Ctx) -> Response:
     """GET ?versions: every version and delete marker, by key, newest first."""
     q = ctx.req.query
-    encoding, enc = _encoder(q)
+    encoding, enc, text = _encoder(q)
     prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
     max_keys = _max_keys(q)
     key_marker, version_marker = q.get("key-marker", ""), q.get("version-id-marker", "")
@@ -216,20 +252,16 @@ async def list_object_versions(ctx: Ctx) -> Response:
     prefixes = []
     for m in entries:
         if isinstance(m, str):
-            prefixes.append(xml.tree("CommonPrefixes", xml.el("Prefix", enc(m))))
-        elif m.delete_marker:
-            parts.append(xml.tree("DeleteMarker", xml.el("Key", enc(m.key)), xml.el("VersionId", m.version_id),
-                                  xml.el("IsLatest", m.latest), xml.el("LastModified", iso_date(m.last_modified)),
-                                  owner))
+            prefixes.append(m)
+            continue
+        head = (f"<Key>{text(m.key)}</Key><VersionId>{_text(m.version_id)}</VersionId>"
+                f"<IsLatest>{'true' if m.latest else 'false'}</IsLatest>")
+        if m.delete_marker:
+            parts.append(f"<DeleteMarker>{head}<LastModified>{_iso(m.last_modified)}</LastModified>{owner}"
+                         "</DeleteMarker>")
         else:
-            checksum = xml.el("ChecksumAlgorithm", m.checksum["algorithm"]) if m.checksum else ""
-            parts.append(xml.tree(
-                "Version", xml.el("Key", enc(m.key)), xml.el("VersionId", m.version_id),
-                xml.el("IsLatest", m.latest), xml.el("LastModified", iso_date(m.last_modified)),
-                xml.el("ETag", f'"{m.etag}"'), checksum, xml.el("Size", m.size),
-                xml.el("StorageClass", m.extra.get("storage_class", "STANDARD")), owner,
-            ))
-    parts.extend(prefixes)
+            parts.append(f"<Version>{head}{_details(m, owner)}</Version>")
+    parts.append(_common_prefixes(prefixes, text))
     return _xml("ListVersionsResult", parts)
 
 

@@ -56,7 +56,7 @@ class ServerState:
 class Ctx:
     """One request in flight: who sent it, which bucket and key it names."""
 
-    __slots__ = ("state", "req", "auth", "bucket", "key", "operation", "access", "found")
+    __slots__ = ("state", "req", "auth", "bucket", "key", "operation", "access", "found", "found_versioned")
 
     def __init__(self, state: ServerState, req: Request, bucket: str, key: str) -> None:
         self.state = state
@@ -68,6 +68,7 @@ class Ctx:
         self.access: Any = None   # handlers.authz.Access, once authorization ran
         # GET/HEAD: the current version authorization read (None: the handler looks it up)
         self.found: Any = None
+        self.found_versioned = False  # ... and whether its bucket has had versioning
 
     @property
     def signature_version(self) -> str:

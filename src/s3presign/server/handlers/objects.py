@@ -142,7 +142,7 @@ async def get_object(ctx: Ctx) -> Response:
     )
     found = ctx.found  # the current version authorization read (never with a versionId)
     if found is not None:
-        obj = await state.store.open_version(ctx.bucket, ctx.key, found)
+        obj = await state.store.open_version(ctx.bucket, ctx.key, found, ctx.found_versioned)
     else:
         obj = await state.store.open(ctx.bucket, ctx.key, version)
     try:
@@ -178,7 +178,7 @@ async def get_object(ctx: Ctx) -> Response:
             return resp
         resp = Response(200)
         resp.header("Last-Modified", http_date(meta.last_modified)).header("ETag", f'"{meta.etag}"')
-        if meta.version_id != "null" or version is not None:
+        if obj.versioned or meta.version_id != "null" or version is not None:
             resp.header("x-amz-version-id", meta.version_id)
         if not_modified(headers, meta.etag, meta.last_modified):
             obj.close()

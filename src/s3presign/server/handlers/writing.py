@@ -12,17 +12,15 @@ from typing import Any, AsyncIterator, Callable
 
 from s3presign.server.encryption import ObjectWriter
 from s3presign.server.offload import DIGEST_POOL, IO_POOL, Offload
+from s3presign.server.sio import PACKAGE
 from s3presign.server.storage import crashpoint
 
 LARGE_BODY = 1 << 20  # from this size on, disk writes (and digests) go to helper threads
 
 
-def _write_all(sink: Any):
-    def write(parts: list[bytes]) -> None:
-        for part in parts:
-            sink.write(part)
-
-    return write
+# Large bodies travel in batches of whole encryption packages: a batch is sealed in
+# place and written by a helper thread while the event loop gathers the next one.
+BATCH = 16 * PACKAGE  # 1 MiB
 
 
 def _updater(md5: Any):
@@ -33,37 +31,70 @@ def _updater(md5: Any):
     return update
 
 
+async def _encrypt_small(sink: Any, writer: ObjectWriter, chunks: AsyncIterator[bytes], md5: Any) -> None:
+    async for chunk in chunks:
+        if md5 is not None:
+            md5.update(chunk)
+        sink.write(writer.encrypt(chunk))
+    sink.write(writer.finish())
+
+
 async def encrypt_into(sink: Any, writer: ObjectWriter, chunks: AsyncIterator[bytes], *, large: bool,
                        md5: Any = None) -> None:
     """Encrypt every chunk into ``sink`` as it arrives, then the final package
-    (and feed ``md5`` the plaintext). Memory stays bounded: one chunk (plus one
-    batch being written) at a time; large bodies overlap the disk writes and the
-    digest with encryption on the event loop."""
-    writes = Offload(_write_all(sink), IO_POOL) if large else None
-    digests = Offload(_updater(md5), DIGEST_POOL) if large and md5 is not None else None
+    (and feed ``md5`` the plaintext).
+
+    A large body is gathered into batches of whole packages (one copy); each batch
+    is encrypted and written on a helper thread (AES-GCM and file writes release
+    the GIL) and digested on another, while the event loop reads the next batch
+    from the client. Memory stays bounded: the batch being filled plus one batch
+    being sealed and written (and digested)."""
+    if not large:
+        await _encrypt_small(sink, writer, chunks, md5)
+        return
+    loop = asyncio.get_running_loop()
+    digests = Offload(_updater(md5), DIGEST_POOL) if md5 is not None else None
+    sealing: asyncio.Future[None] | None = None
+
+    def seal(batch: memoryview, last: bool) -> None:  # on IO_POOL, one batch at a time, in order
+        if len(batch):
+            sink.write(writer.encrypt(batch))
+        if last:
+            sink.write(writer.finish())
+
+    async def hand_off(batch: bytearray, filled: int, last: bool) -> None:
+        nonlocal sealing
+        if sealing is not None:
+            await sealing  # the previous batch is written: the writer is free again
+        view = memoryview(batch)[:filled]
+        if digests is not None and filled:
+            await digests.add(view)  # type: ignore[arg-type]
+        sealing = loop.run_in_executor(IO_POOL, seal, view, last)
+
+    batch, filled = bytearray(BATCH), 0
     try:
         async for chunk in chunks:
-            if md5 is not None:
-                if digests is None:
-                    md5.update(chunk)
-                else:
-                    await digests.add(chunk)
-            sealed = writer.encrypt(chunk)
-            if writes is None:
-                sink.write(sealed)
-            else:
-                await writes.add(sealed)  # type: ignore[arg-type]
-        tail = writer.finish()
-        if writes is None:
-            sink.write(tail)
-        else:
-            await writes.add(tail)  # type: ignore[arg-type]
-            await writes.drain()
+            size, pos = len(chunk), 0
+            if not filled and size >= BATCH and size % PACKAGE == 0:
+                await hand_off(chunk, size, False)  # type: ignore[arg-type]  # already whole packages
+                continue
+            view = memoryview(chunk)
+            while pos < size:
+                take = min(BATCH - filled, size - pos)
+                batch[filled:filled + take] = view[pos:pos + take]
+                filled += take
+                pos += take
+                if filled == BATCH:
+                    await hand_off(batch, filled, False)
+                    batch, filled = bytearray(BATCH), 0  # the helper threads own the full one now
+        await hand_off(batch, filled, True)
+        pending, sealing = sealing, None
+        await pending  # type: ignore[misc]
         if digests is not None:
             await digests.drain()
     except BaseException:
-        if writes is not None:
-            await writes.settle()
+        if sealing is not None:
+            await asyncio.gather(sealing, return_exceptions=True)  # no thread writes after the abort
         if digests is not None:
             await digests.settle()
         raise
