@@ -62,7 +62,7 @@ def fetch(profile: Any, env: Mapping[str, str]) -> Credentials:
            f"&role_name={quote(role, safe='')}")
     try:
         status, body = request("GET", url, headers={"x-amz-sso_bearer_token": token, "Accept": "application/json"},
-                               timeout=10.0, what="the SSO portal", cafile=env.get("AWS_CA_BUNDLE"))
+                               timeout=10.0, what="the SSO portal", cafile=env.get("AWS_CA_BUNDLE"), env=env)
     except ConnectionError as exc:
         raise PresignError(f"{exc}; check the network / AWS_ENDPOINT_URL_SSO") from None
     if status in (401, 403):
