@@ -97,6 +97,8 @@ def _operation(method: str, query: Mapping[str, str], headers: Mapping[str, str]
 def _epoch(now: float | _dt.datetime | None) -> float:
     if now is None:
         return time.time()
+    if type(now) is float:
+        return now
     if hasattr(now, "timestamp") and hasattr(now, "tzinfo"):  # a datetime
         if now.tzinfo is None:
             raise PresignError("now= must be timezone-aware (e.g. datetime.now(timezone.utc))")
@@ -134,6 +136,8 @@ def parse_duration(text: str) -> int:
 
 
 def _check_expires(expires_in: Any, signature_version: str) -> int:
+    if type(expires_in) is int and 1 <= expires_in and (expires_in <= sigv4.MAX_EXPIRES or signature_version != "v4"):
+        return expires_in  # the usual case, checked without building any message
     given = expires_in
     if isinstance(expires_in, str):
         expires_in = parse_duration(expires_in)
@@ -358,8 +362,10 @@ class Presigner:
             self._custom = True
         self.endpoint_url = endpoint_url
         self._checked_buckets: dict[str, bool] = {}
-        self._scopes: dict[str, tuple[str, str]] = {}
+        self._scopes: dict[str, tuple] = {}
         self._blocks: dict[tuple[str, int], tuple[dict[str, str], str, str]] = {}
+        self._v2: tuple | None = None  # made on the first SigV2 URL
+        self._v2_blocks: dict[int, tuple[dict[str, str], tuple[str, str]]] = {}
         self._akid_prefix = encode_value(credentials.access_key + "/")
         self._token_q = (
             ("X-Amz-Security-Token", encode_value(credentials.session_token))
@@ -367,12 +373,13 @@ class Presigner:
             else None
         )
 
-    def _scope(self, date: str) -> tuple[str, str]:
-        """(credential scope, encoded X-Amz-Credential value) for a day, cached."""
+    def _scope(self, date: str) -> tuple:
+        """(credential scope, encoded X-Amz-Credential value, signer) for a day, cached."""
         cached = self._scopes.get(date)
         if cached is None:
             scope = sigv4.credential_scope(date, self.region)
-            cached = self._scopes[date] = (scope, self._akid_prefix + encode_value(scope))
+            sign = sigv4.signer(sigv4.signing_key(self.credentials.secret_key, date, self.region))
+            cached = self._scopes[date] = (scope, self._akid_prefix + encode_value(scope), sign)
         return cached
 
     # --- where the request goes ---------------------------------------------
@@ -406,7 +413,8 @@ class Presigner:
             return self._netloc, path, f"/{bucket}/"  # SigV2 signs the bucket as "/bucket/" either way
         if not isinstance(key, str) or not key:
             raise PresignError("the object key is empty; name the object, e.g. s3://bucket/path/file.txt")
-        if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        # (a character is at most 4 bytes: a short key needs no encoding to be measured)
+        if len(key) > MAX_KEY_BYTES // 4 and len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise PresignError("the object key is longer than 1024 bytes (UTF-8), S3's limit; shorten it")
         encoded = encode_key(key)
         if self._virtual(bucket):
@@ -469,7 +477,7 @@ class Presigner:
         if version == "v4":
             request = self._presign_v4(m, netloc, path, signed, required, pairs, expires, t, reusable)
         else:
-            request = self._presign_v2(m, netloc, path, v2_path, signed, required, pairs, expires, t)
+            request = self._presign_v2(m, netloc, path, v2_path, signed, required, pairs, expires, t, reusable)
         if ends is not None and ends < request._expires:
             request._expires = ends
         return request
@@ -512,7 +520,7 @@ class Presigner:
         reusable: dict[str, str] | None = None,
     ) -> PresignedRequest:
         stamp, date = sigv4.amz_date(int(t))
-        scope, credential = self._scope(date)
+        scope, credential, sign = self._scope(date)
         host = host_header(self._scheme, netloc)
         if signed:
             cached = self._blocks.get((host, id(reusable))) if reusable is not None else None
@@ -545,10 +553,7 @@ class Presigner:
         request = sigv4.canonical_request(
             method, path, sorted_query, header_block, signed_names, sigv4.UNSIGNED_PAYLOAD
         )
-        signature = sigv4.sign(
-            sigv4.signing_key(self.credentials.secret_key, date, self.region),
-            sigv4.string_to_sign(stamp, scope, request),
-        )
+        signature = sign(sigv4.string_to_sign(stamp, scope, request))
         url = f"{self._scheme}://{netloc}{path}?{query_string}&X-Amz-Signature={signature}"
         return PresignedRequest(method, url, signed, required, "v4", int(t) + expires)
 
@@ -563,34 +568,62 @@ class Presigner:
         pairs: list[tuple[str, str]],
         expires: int,
         t: float,
+        reusable: dict[str, str] | None = None,
     ) -> PresignedRequest:
-        sigv2 = _sigv2()
-        creds = self.credentials
+        v2 = self._v2
+        if v2 is None:
+            v2 = self._v2 = self._v2_state()
+        sign, tail, token = v2
         expires_at = int(t + expires)
-        # A valueless sub-resource (?uploads) stays bare under SigV2, in the URL
-        # and in the string to sign, as S3 (and botocore) expect.
-        encoded: list[tuple[str, str | None]] = [
-            (encode_value(k), None if not v and k in sigv2.SUBRESOURCES else encode_value(v)) for k, v in pairs
-        ]
-        to_sign = dict(signed)
-        if creds.session_token:
-            to_sign["x-amz-security-token"] = creds.session_token
-        text = sigv2.string_to_sign(
-            method,
-            signed.get("content-md5", ""),
-            signed.get("content-type", ""),
-            str(expires_at),
-            to_sign,
-            sigv2.canonical_resource(v2_path, encoded),
-        )
-        query = [k if v is None else f"{k}={v}" for k, v in encoded]
-        query.append("AWSAccessKeyId=" + encode_value(creds.access_key))
-        query.append("Signature=" + encode_value(sigv2.sign(creds.secret_key, text)))
-        if creds.session_token:
-            query.append("x-amz-security-token=" + encode_value(creds.session_token))
-        query.append(f"Expires={expires_at}")
-        url = f"{self._scheme}://{netloc}{path}?" + "&".join(query)
+        if pairs:
+            sigv2 = _sigv2()
+            # A valueless sub-resource (?uploads) stays bare under SigV2, in the URL
+            # and in the string to sign, as S3 (and botocore) expect.
+            encoded: list[tuple[str, str | None]] = [
+                (encode_value(k), None if not v and k in sigv2.SUBRESOURCES else encode_value(v)) for k, v in pairs
+            ]
+            resource = sigv2.canonical_resource(v2_path, encoded)
+            head = "&".join([k if v is None else f"{k}={v}" for k, v in encoded]) + "&"
+        else:
+            resource, head = v2_path, ""
+        if signed:
+            cached = self._v2_blocks.get(id(reusable)) if reusable is not None else None
+            if cached is not None and cached[0] is reusable:
+                block = cached[1]
+            else:
+                block = self._v2_block(signed)
+                if reusable is not None:
+                    if len(self._v2_blocks) > 1024:
+                        self._v2_blocks.clear()
+                    self._v2_blocks[id(reusable)] = (reusable, block)
+        else:  # no Content-MD5, no Content-Type; the session token is the only x-amz-* header
+            block = token[1]
+        signature = sign(f"{method}\n{block[0]}{expires_at}\n{block[1]}{resource}")
+        url = f"{self._scheme}://{netloc}{path}?{head}{tail}{signature}{token[0]}&Expires={expires_at}"
         return PresignedRequest(method, url, signed, required, "v2", expires_at)
+
+    def _v2_state(self) -> tuple:
+        """What every SigV2 URL of these credentials shares: the keyed signer, the
+        AWSAccessKeyId parameter, and the session token's query part and header line."""
+        creds = self.credentials
+        token = creds.session_token
+        line = f"x-amz-security-token:{token.strip()}\n" if token else ""
+        return (
+            _sigv2().signer(creds.secret_key, for_query=True),
+            f"AWSAccessKeyId={encode_value(creds.access_key)}&Signature=",
+            (f"&x-amz-security-token={encode_value(token)}" if token else "", ("\n\n", line)),
+        )
+
+    def _v2_block(self, signed: dict[str, str]) -> tuple[str, str]:
+        """('Content-MD5\nContent-Type\n', the x-amz-* lines) of the string to sign."""
+        sigv2 = _sigv2()
+        to_sign = signed
+        if self.credentials.session_token:
+            to_sign = {**signed, "x-amz-security-token": self.credentials.session_token}
+        return (
+            f"{signed.get('content-md5', '').strip()}\n{signed.get('content-type', '').strip()}\n",
+            sigv2.amz_headers_block(to_sign),
+        )
 
     # --- POST forms --------------------------------------------------------------
     def presign_post(

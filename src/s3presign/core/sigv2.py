@@ -8,12 +8,18 @@ fails against them.)
 
 from __future__ import annotations
 
-import base64
-import hmac
-from typing import Iterable, Mapping
-from urllib.parse import unquote
+from binascii import b2a_base64
 
-from .canonical import SSEC_KEY_HEADERS
+try:  # OpenSSL's HMAC object directly: hmac.HMAC wraps it in Python for every copy
+    from _hashlib import hmac_new as _hmac_new
+except ImportError:  # pragma: no cover - CPython without OpenSSL
+    from hmac import new as _hmac_new
+
+from .canonical import SSEC_KEY_HEADERS, unquote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Mapping
 
 # Query parameters that are part of the SigV2 canonical resource (botocore's list).
 SUBRESOURCES = frozenset(
@@ -57,11 +63,11 @@ def canonical_resource(path: str, raw_query_pairs: Iterable[tuple[str, str | Non
 def amz_headers_block(headers: Mapping[str, str], *, include_ssec_keys: bool = False) -> str:
     """The x-amz-* lines (each ending in a newline), sorted; SSE-C key headers excluded
     unless asked for (botocore, MinIO and Ceph sign them)."""
-    names = sorted(
-        n for n in headers
-        if n.startswith("x-amz-") and (include_ssec_keys or n not in SSEC_KEY_HEADERS)
-    )
-    return "".join(f"{n}:{headers[n].strip()}\n" for n in names)
+    names = [n for n in headers if n.startswith("x-amz-") and (include_ssec_keys or n not in SSEC_KEY_HEADERS)]
+    if not names:
+        return ""
+    names.sort()
+    return "".join([f"{n}:{headers[n].strip()}\n" for n in names])
 
 
 def string_to_sign(
@@ -80,5 +86,35 @@ def string_to_sign(
     )
 
 
+def signer(secret_key: str, *, for_query: bool = False) -> Callable[[str], str]:
+    """sign() for one secret: the keyed HMAC-SHA1 state is made once and copied per
+    text, so the key is not hashed again for every signature. ``for_query`` returns
+    the signature percent-encoded for a query string (base64's '+', '/' and '=' are
+    the only characters that need it)."""
+    copy = _hmac_new(secret_key.encode(), digestmod="sha1").copy
+
+    def sign_text(text: str) -> str:
+        mac = copy()
+        mac.update(text.encode())
+        return b2a_base64(mac.digest(), newline=False).decode()
+
+    def sign_for_query(text: str) -> str:
+        mac = copy()
+        mac.update(text.encode())
+        sig = b2a_base64(mac.digest(), newline=False).decode()
+        return sig.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+
+    return sign_for_query if for_query else sign_text
+
+
+_SIGNERS: dict[str, Callable[[str], str]] = {}
+
+
 def sign(secret_key: str, text: str) -> str:
-    return base64.b64encode(hmac.digest(secret_key.encode(), text.encode(), "sha1")).decode()
+    """Base64 HMAC-SHA1 of ``text`` (the SigV2 signature), keyed states cached per secret."""
+    fn = _SIGNERS.get(secret_key)
+    if fn is None:
+        if len(_SIGNERS) >= 64:
+            _SIGNERS.clear()
+        fn = _SIGNERS[secret_key] = signer(secret_key)
+    return fn(text)

@@ -62,7 +62,8 @@ def from_environment(env: Mapping[str, str], agent: str = ECS_AGENT) -> Credenti
     if "\n" in headers.get("Authorization", "") or "\r" in headers.get("Authorization", ""):
         raise PresignError("the container authorization token contains a line break; fix the token")
     try:
-        status, body = request("GET", url, headers=headers, timeout=2.0, what="container credentials endpoint")
+        status, body = request("GET", url, headers=headers, timeout=2.0, what="container credentials endpoint",
+                               use_proxy=False)  # botocore never proxies it: the agent is local
     except ConnectionError as exc:
         raise PresignError(f"{exc}; {source} is set but nothing answers") from None
     if status != 200:

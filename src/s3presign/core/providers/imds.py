@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from ..credentials import Credentials
 from ..errors import PresignError
-from ._http import parse_time, request
+from ._http import is_metadata_host, parse_time, request
 
 DEFAULT_ENDPOINT = "http://169.254.169.254"
 IPV6_ENDPOINT = "http://[fd00:ec2::254]"
@@ -40,9 +40,14 @@ def fetch(env: Mapping[str, str], profile: Any = None) -> Credentials | None:
         timeout = float(env.get("AWS_METADATA_SERVICE_TIMEOUT") or 1)
     except ValueError:
         timeout = 1.0
+    from urllib.parse import urlsplit
+
+    # The metadata service is this instance's own: a proxy would reach its host's (or none).
+    # An endpoint elsewhere follows HTTP_PROXY / NO_PROXY, as botocore's fetcher does.
+    proxied = {"env": env, "use_proxy": not is_metadata_host(urlsplit(base).hostname or "")}
     try:
         status, token = request("PUT", base + TOKEN_PATH, headers={"x-aws-ec2-metadata-token-ttl-seconds": "21600"},
-                                timeout=timeout, what="instance metadata service")
+                                timeout=timeout, what="instance metadata service", **proxied)
         headers: dict[str, str] = {}
         if status == 200:
             headers["x-aws-ec2-metadata-token"] = token.decode("ascii", "replace").strip()
@@ -50,7 +55,8 @@ def fetch(env: Mapping[str, str], profile: Any = None) -> Credentials | None:
             pass  # IMDSv1 only (an old or proxied endpoint)
         else:
             return None  # not a metadata service that gives this process credentials
-        status, body = request("GET", base + ROLE_PATH, headers=headers, timeout=timeout, what="instance metadata service")
+        status, body = request("GET", base + ROLE_PATH, headers=headers, timeout=timeout,
+                               what="instance metadata service", **proxied)
         if status == 404:
             return None  # an instance without a role
         if status != 200:
@@ -59,7 +65,7 @@ def fetch(env: Mapping[str, str], profile: Any = None) -> Credentials | None:
         if not role:
             return None
         status, body = request("GET", base + ROLE_PATH + role[0], headers=headers, timeout=timeout,
-                               what="instance metadata service")
+                               what="instance metadata service", **proxied)
     except ConnectionError:
         return None  # not on EC2: the chain ends without instance credentials
     if status != 200:

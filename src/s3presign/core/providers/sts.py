@@ -69,7 +69,7 @@ def _call(url: str, headers: dict[str, str], body: bytes, action: str, env: Mapp
 
     try:
         status, data = request("POST", url, headers=headers, body=body, timeout=10.0, what="STS",
-                               cafile=env.get("AWS_CA_BUNDLE"))
+                               cafile=env.get("AWS_CA_BUNDLE"), env=env)
     except ConnectionError as exc:
         raise PresignError(f"{exc}; check AWS_ENDPOINT_URL_STS / the network") from None
     try:
