@@ -222,7 +222,8 @@ def test_mutation_kinds_are_all_exercised():
     """The strategy reaches every kind of mutation (a fuzzer that mutates nothing proves nothing)."""
     seen: set[str] = set()
 
-    @settings(max_examples=200, deadline=None, database=None)
+    # derandomized: the same examples every run, so the check never depends on luck
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True)
     @given(mutations())
     def collect(case):
         seen.add(case[1])
