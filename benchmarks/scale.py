@@ -42,22 +42,15 @@ from botocore.config import Config
 from s3presign import Credentials, Presigner
 from s3presign.core.sse import SSE
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server import WRK_SCRIPT  # noqa: E402  (one wrk request script for every benchmark)
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 ACCESS, SECRET = "BENCHSCALEKEY000", "bench-scale-secret-key"
 SMALL_KEYS = 200
 MB = 1e6
 TICK = os.sysconf("SC_CLK_TCK")
-WRK_SCRIPT = """
-local paths = {}
-for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
-local body = %(body)s
-local i = 0
-request = function()
-  i = i %% #paths + 1
-  return wrk.format("%(method)s", paths[i], nil, body)
-end
-"""
 
 
 # --- CPU accounting -------------------------------------------------------------------------

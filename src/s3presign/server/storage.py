@@ -484,12 +484,17 @@ class Storage:
         if row is None:
             self.bucket(bucket)  # NoSuchBucket first
             raise _missing_version(bucket, key, version_id)
+        return self._servable(bucket, row, version_id), bool(row[7])
+
+    def _servable(self, bucket: str, row: Row, version_id: str | None) -> ObjectMeta:
+        """The authenticated record of a row a read or an update names: S3's error for a
+        corrupt one or a delete marker."""
         meta = self._version(bucket, row)
         if meta.corrupt:
             raise S3Error("InternalError")
         if meta.delete_marker:
             raise _delete_marker_error(meta, version_id)
-        return meta, bool(row[7])
+        return meta
 
     def head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectMeta:
         """The authenticated record of the current version (or of ``version_id``)."""
@@ -507,11 +512,7 @@ class Storage:
                    else self.meta.current(bucket, key, t))
             if row is None:
                 raise _missing_version(bucket, key, version_id)
-            meta = self._version(bucket, row)
-            if meta.corrupt:
-                raise S3Error("InternalError")
-            if meta.delete_marker:
-                raise _delete_marker_error(meta, version_id)
+            meta = self._servable(bucket, row, version_id)
             extra = dict(meta.extra)
             for name, value in changes.items():
                 if value is None:
