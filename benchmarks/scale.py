@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -43,7 +42,7 @@ from s3presign import Credentials, Presigner
 from s3presign.core.sse import SSE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server import WRK_SCRIPT  # noqa: E402  (one wrk request script for every benchmark)
+from server import WRK_SCRIPT, curl, machine  # noqa: E402  (shared with the serving benchmark)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -195,22 +194,6 @@ def embedded(workdir: Path) -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
-def curl(method: str, url: str, headers: dict, source: Path) -> float:
-    argv = ["curl", "-sS", "--fail", "-o", "/dev/null", "-H", "Expect:"]
-    for name, value in headers.items():
-        argv += ["-H", f"{name}: {value}"]
-    argv += ["-T", str(source)] if method == "PUT" else []
-    start = time.perf_counter()
-    subprocess.run(argv + [url], check=True)
-    return time.perf_counter() - start
-
-
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run (default 8)")
@@ -310,7 +293,7 @@ def main() -> None:
             cells = [f"{cpu[c] * 1e3:.2f}" if c in cpu else "-" for c in names]
             print(f"| {method} | {name} | " + " | ".join(cells) + f" | {sum(cpu.values()) * 1e3:.2f} |")
     if large:
-        print(f"\nLarge object through HAProxy (3 instances), curl\n")
+        print("\nLarge object through HAProxy (3 instances), curl\n")
         print("| transfer | MB/s | peak RSS per instance process, MB |\n|---|---:|---|")
         for label, rate, rss in large:
             print(f"| {label} | {rate:.0f} | {', '.join(f'{r:.0f}' for r in rss)} |")

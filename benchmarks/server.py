@@ -164,11 +164,11 @@ def small_objects(server: Server, workdir: Path, args: argparse.Namespace) -> di
     return {m: wrk(server, m, workdir, args.duration, args.connections) for m in ("GET", "PUT")}
 
 
-def curl(server: Server, method: str, url: str, headers: dict, path: Path) -> float:
-    """Seconds for one transfer of ``path`` (PUT) or into /dev/null (GET)."""
+def curl(method: str, url: str, headers: dict, path: Path, ca: str | None = None) -> float:
+    """Seconds for one transfer of ``path`` (PUT) or into /dev/null (GET); ``ca``: the CA to trust."""
     argv = ["curl", "-sS", "--fail", "-o", "/dev/null", "-H", "Expect:"]
-    if server.ca:
-        argv += ["--cacert", server.ca]
+    if ca:
+        argv += ["--cacert", ca]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
     argv += ["-T", str(path)] if method == "PUT" else []
@@ -192,7 +192,7 @@ def large_objects(server: Server, source: Path, modes=PLAIN_MODES) -> list[tuple
             read_sse = sse if sse is not None and sse.is_customer else None
             url, headers = _presign(server, method, key, sse if method == "PUT" else read_sse)
             server.rss_reset()
-            seconds = curl(server, method, url, headers, source)
+            seconds = curl(method, url, headers, source, server.ca)
             rows.append((f"{size >> 20} MiB {method}, {label}", size / seconds / MB, server.rss_peak_mb()))
     return rows
 

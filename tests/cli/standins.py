@@ -25,7 +25,22 @@ def iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
-class StandIn:
+class LoopbackHTTP:
+    """An http.server handler class served on 127.0.0.1 (a free port) from a daemon thread."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class StandIn(LoopbackHTTP):
     """Records every request; answers with ``issue`` (access, secret, token) valid for ``lifetime`` s."""
 
     def __init__(self, issue: tuple[str, str, str], lifetime: float = 3600, *, sources: dict | None = None,
@@ -62,14 +77,7 @@ class StandIn:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 standin._imds_token(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
     @property
     def expiration(self) -> float:

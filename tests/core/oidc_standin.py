@@ -6,11 +6,12 @@ botocore use to renew a cached IAM Identity Center token."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.cli.standins import LoopbackHTTP
 
 
-class OIDCStandIn:
+class OIDCStandIn(LoopbackHTTP):
     def __init__(self, client_id: str, client_secret: str, refresh_token: str, *,
                  issue: str = "fresh-access-token", expires_in: int = 28800) -> None:
         self.client = (client_id, client_secret)
@@ -61,11 +62,4 @@ class OIDCStandIn:
                 self._send(200, {"accessToken": oidc.issue, "tokenType": "Bearer", "expiresIn": oidc.expires_in,
                                  "refreshToken": oidc.refresh_token})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)

@@ -11,15 +11,16 @@ import base64
 import http.client
 import select
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.cli.standins import LoopbackHTTP
 from urllib.parse import urlsplit
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer",
               "transfer-encoding", "upgrade"}
 
 
-class ProxyStandIn:
+class ProxyStandIn(LoopbackHTTP):
     def __init__(self, credentials: tuple[str, str] | None = None, names: tuple[str, ...] = ()) -> None:
         self.seen: list[dict] = []  # {"method", "target", "proxy_auth"}
         self.loopback = {"127.0.0.1", "localhost", *names}
@@ -101,12 +102,4 @@ class ProxyStandIn:
 
             do_GET = do_POST = do_PUT = _forward
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)

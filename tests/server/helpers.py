@@ -194,3 +194,25 @@ def client_error(exc: Any) -> dict[str, Any]:
     error = dict(exc.response.get("Error", {}))
     error["status"] = exc.response["ResponseMetadata"]["HTTPStatusCode"]
     return error
+
+
+def refused(call) -> tuple[int, str]:
+    """The status and S3 error code of the ClientError ``call()`` must raise."""
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as exc:
+        err = client_error(exc)
+        return err["status"], err["Code"]
+    raise AssertionError("the call succeeded; an S3 error was expected")
+
+
+def run_async(coro):
+    """asyncio.run in a thread of its own: another fixture of the session (Playwright's
+    sync API) may hold a running event loop in this one, where asyncio.run() refuses."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

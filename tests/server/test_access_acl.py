@@ -7,23 +7,14 @@ from __future__ import annotations
 import uuid
 
 import httpx
-import pytest
-from botocore.exceptions import ClientError
 
-from .helpers import MAIN, OTHER, client_error, error_of, start_server
+from .helpers import MAIN, OTHER, error_of, refused, start_server
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
 
 def _name() -> str:
     return f"t-{uuid.uuid4().hex[:16]}"
-
-
-def _code(call) -> tuple[int, str]:
-    with pytest.raises(ClientError) as exc:
-        call()
-    err = client_error(exc.value)
-    return err["status"], err["Code"]
 
 
 def test_public_read_bucket_lists_for_anyone_and_nothing_more(endpoint):
@@ -39,13 +30,13 @@ def test_public_read_bucket_lists_for_anyone_and_nothing_more(endpoint):
     # READ on the bucket is listing only: no writes, no deletes, no ACL reads
     err = error_of(httpx.put(f"{endpoint.url}/{bucket}/anon", content=b"x"))
     assert (err["status"], err["Code"]) == (403, "AccessDenied")
-    assert _code(lambda: other.put_object(Bucket=bucket, Key="o", Body=b"x")) == (403, "AccessDenied")
-    assert _code(lambda: other.delete_object(Bucket=bucket, Key="k")) == (403, "AccessDenied")
-    assert _code(lambda: other.get_bucket_acl(Bucket=bucket)) == (403, "AccessDenied")
+    assert refused(lambda: other.put_object(Bucket=bucket, Key="o", Body=b"x")) == (403, "AccessDenied")
+    assert refused(lambda: other.delete_object(Bucket=bucket, Key="k")) == (403, "AccessDenied")
+    assert refused(lambda: other.get_bucket_acl(Bucket=bucket)) == (403, "AccessDenied")
     # back to private: closed again
     main.put_bucket_acl(Bucket=bucket, ACL="private")
     assert error_of(httpx.get(f"{endpoint.url}/{bucket}?list-type=2"))["status"] == 403
-    assert _code(lambda: other.list_objects_v2(Bucket=bucket)) == (403, "AccessDenied")
+    assert refused(lambda: other.list_objects_v2(Bucket=bucket)) == (403, "AccessDenied")
 
 
 def test_grants_to_one_account(endpoint):
@@ -55,9 +46,9 @@ def test_grants_to_one_account(endpoint):
     other_id = other.list_buckets()["Owner"]["ID"]
     main.put_bucket_acl(Bucket=bucket, GrantWrite=f'id="{other_id}"')
     other.put_object(Bucket=bucket, Key="from-other", Body=b"x")
-    assert _code(lambda: other.list_objects_v2(Bucket=bucket)) == (403, "AccessDenied")  # WRITE is not READ
+    assert refused(lambda: other.list_objects_v2(Bucket=bucket)) == (403, "AccessDenied")  # WRITE is not READ
     assert error_of(httpx.put(f"{endpoint.url}/{bucket}/anon", content=b"x"))["status"] == 403
-    assert _code(lambda: main.put_bucket_acl(Bucket=bucket, GrantRead='id="' + "0" * 64 + '"'))[0] == 400
+    assert refused(lambda: main.put_bucket_acl(Bucket=bucket, GrantRead='id="' + "0" * 64 + '"'))[0] == 400
 
 
 def test_public_read_write_takes_anonymous_writes(endpoint):
@@ -70,7 +61,7 @@ def test_public_read_write_takes_anonymous_writes(endpoint):
     assert main.get_object(Bucket=bucket, Key="anon")["Body"].read() == b"anonymous bytes"
     # under ObjectWriter an anonymous upload is not the bucket owner's to read, only to delete
     assert httpx.put(f"{endpoint.url}/{bucket}/ungranted", content=b"x").status_code == 200
-    assert _code(lambda: main.get_object(Bucket=bucket, Key="ungranted")) == (403, "AccessDenied")
+    assert refused(lambda: main.get_object(Bucket=bucket, Key="ungranted")) == (403, "AccessDenied")
     main.delete_object(Bucket=bucket, Key="ungranted")
 
 
@@ -78,11 +69,11 @@ def test_acls_disabled_under_current_defaults(tmp_path):
     server = start_server(tmp_path / "data", "--new-bucket-defaults", "current")
     try:
         s3 = server.client()
-        assert _code(lambda: s3.create_bucket(Bucket=_name(), ACL="public-read")) == (
+        assert refused(lambda: s3.create_bucket(Bucket=_name(), ACL="public-read")) == (
             400, "InvalidBucketAclWithObjectOwnership")
         bucket = _name()
         s3.create_bucket(Bucket=bucket)
-        assert _code(lambda: s3.put_bucket_acl(Bucket=bucket, ACL="public-read")) == (
+        assert refused(lambda: s3.put_bucket_acl(Bucket=bucket, ACL="public-read")) == (
             400, "AccessControlListNotSupported")
         grants = s3.get_bucket_acl(Bucket=bucket)["Grants"]
         assert [g["Permission"] for g in grants] == ["FULL_CONTROL"]
@@ -101,7 +92,7 @@ def test_object_acls_set_at_write(endpoint):
     grants = main.get_object_acl(Bucket=bucket, Key="public")["Grants"]
     assert {"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "READ"} in grants
     assert other.get_object(Bucket=bucket, Key="public")["Body"].read() == b"for all"
-    assert _code(lambda: other.get_object(Bucket=bucket, Key="private")) == (403, "AccessDenied")
+    assert refused(lambda: other.get_object(Bucket=bucket, Key="private")) == (403, "AccessDenied")
     # a copy takes the ACL its own request names, not its source's
     main.copy_object(Bucket=bucket, Key="copied", CopySource={"Bucket": bucket, "Key": "public"})
     assert error_of(httpx.get(f"{endpoint.url}/{bucket}/copied"))["status"] == 403
@@ -117,7 +108,7 @@ def test_object_writer_owns_what_it_writes(endpoint):
     other.put_object(Bucket=bucket, Key="theirs", Body=b"x")
     other.put_object(Bucket=bucket, Key="shared", Body=b"y", ACL="bucket-owner-full-control")
     assert other.get_object(Bucket=bucket, Key="theirs")["Body"].read() == b"x"
-    assert _code(lambda: main.get_object(Bucket=bucket, Key="theirs")) == (403, "AccessDenied")
+    assert refused(lambda: main.get_object(Bucket=bucket, Key="theirs")) == (403, "AccessDenied")
     assert main.get_object(Bucket=bucket, Key="shared")["Body"].read() == b"y"
     owner = other.get_object_acl(Bucket=bucket, Key="theirs")["Owner"]["ID"]
     assert owner == other.list_buckets()["Owner"]["ID"]
@@ -129,7 +120,7 @@ def test_object_acls_refused_while_acls_are_disabled(tmp_path):
         s3 = server.client()
         bucket = _name()
         s3.create_bucket(Bucket=bucket)
-        assert _code(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="public-read")) == (
+        assert refused(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="public-read")) == (
             400, "AccessControlListNotSupported")
         s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="bucket-owner-full-control")
         assert error_of(httpx.get(f"{server.url}/{bucket}/k"))["status"] == 403

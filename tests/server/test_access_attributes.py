@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import os
 
-import pytest
-from botocore.exceptions import ClientError
-
 from s3presign.core.sse import customer_key_headers
 
-from .helpers import OTHER, client_error
+from .helpers import OTHER, refused
 
 ALL = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
-
-
-def _code(call) -> tuple[int, str]:
-    with pytest.raises(ClientError) as exc:
-        call()
-    err = client_error(exc.value)
-    return err["status"], err["Code"]
 
 
 def test_attributes_of_a_simple_and_a_multipart_object(endpoint, bucket):
@@ -46,8 +36,8 @@ def test_errors_and_authorization(endpoint, bucket):
     assert resp.status_code == 400 and b"<Code>InvalidArgument</Code>" in resp.content
     resp = endpoint.signed("GET", f"/{bucket}/k", query="attributes=")
     assert resp.status_code == 400 and b"<Code>InvalidArgument</Code>" in resp.content
-    assert _code(lambda: s3.get_object_attributes(Bucket=bucket, Key="missing", ObjectAttributes=["ETag"]))[0] == 404
-    assert _code(lambda: endpoint.client(creds=OTHER).get_object_attributes(
+    assert refused(lambda: s3.get_object_attributes(Bucket=bucket, Key="missing", ObjectAttributes=["ETag"]))[0] == 404
+    assert refused(lambda: endpoint.client(creds=OTHER).get_object_attributes(
         Bucket=bucket, Key="k", ObjectAttributes=["ETag"])) == (403, "AccessDenied")
 
 
@@ -55,7 +45,7 @@ def test_sse_c_object_needs_its_key(endpoint, bucket):
     s3 = endpoint.client()
     key = os.urandom(32)
     s3.put_object(Bucket=bucket, Key="c", Body=b"secret", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
-    assert _code(lambda: s3.get_object_attributes(Bucket=bucket, Key="c", ObjectAttributes=["ObjectSize"]))[0] == 400
+    assert refused(lambda: s3.get_object_attributes(Bucket=bucket, Key="c", ObjectAttributes=["ObjectSize"]))[0] == 400
     # botocore does not encode the key for this operation: send S3's headers as any client would
     headers = {"x-amz-object-attributes": "ObjectSize", "x-amz-server-side-encryption-customer-algorithm": "AES256",
                **customer_key_headers(key)}

@@ -6,21 +6,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from botocore.exceptions import ClientError
 
-from .helpers import MAIN, OTHER, client_error
+from .helpers import MAIN, OTHER, refused
 
 
 def _tags(resp) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in resp["TagSet"]}
-
-
-def _code(call) -> tuple[int, str]:
-    with pytest.raises(ClientError) as exc:
-        call()
-    err = client_error(exc.value)
-    return err["status"], err["Code"]
 
 
 def test_object_tags_at_write_and_copy(endpoint, bucket):
@@ -45,24 +36,24 @@ def test_object_tags_at_write_and_copy(endpoint, bucket):
 def test_tag_limits(endpoint, bucket):
     s3 = endpoint.client()
     many = "&".join(f"k{i}=v" for i in range(11))
-    assert _code(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging=many)) == (400, "InvalidTag")
-    assert _code(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="aws:x=1")) == (400, "InvalidTag")
-    assert _code(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="k" * 129 + "=1"))[1] == "InvalidTag"
+    assert refused(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging=many)) == (400, "InvalidTag")
+    assert refused(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="aws:x=1")) == (400, "InvalidTag")
+    assert refused(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="k" * 129 + "=1"))[1] == "InvalidTag"
 
 
 def test_bucket_tagging(endpoint, bucket):
     s3 = endpoint.client()
-    assert _code(lambda: s3.get_bucket_tagging(Bucket=bucket)) == (404, "NoSuchTagSet")
+    assert refused(lambda: s3.get_bucket_tagging(Bucket=bucket)) == (404, "NoSuchTagSet")
     s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "storage"}]})
     assert _tags(s3.get_bucket_tagging(Bucket=bucket)) == {"team": "storage"}
-    assert _code(lambda: endpoint.client(creds=OTHER).get_bucket_tagging(Bucket=bucket)) == (403, "AccessDenied")
+    assert refused(lambda: endpoint.client(creds=OTHER).get_bucket_tagging(Bucket=bucket)) == (403, "AccessDenied")
     s3.delete_bucket_tagging(Bucket=bucket)
-    assert _code(lambda: s3.get_bucket_tagging(Bucket=bucket)) == (404, "NoSuchTagSet")
+    assert refused(lambda: s3.get_bucket_tagging(Bucket=bucket)) == (404, "NoSuchTagSet")
 
 
 def test_tagging_at_write_needs_put_object_tagging(endpoint, bucket):
     main = endpoint.client(creds=MAIN)
     main.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Deny", "Principal": "*", "Action": "s3:PutObjectTagging", "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
-    assert _code(lambda: main.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="a=b")) == (403, "AccessDenied")
+    assert refused(lambda: main.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="a=b")) == (403, "AccessDenied")
     main.put_object(Bucket=bucket, Key="t", Body=b"x")

@@ -4,9 +4,6 @@ no disk for objects), requests signed by botocore."""
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-
 import httpx
 import pytest
 from botocore.auth import S3SigV4Auth
@@ -19,6 +16,8 @@ from s3presign.server.app import S3App
 from s3presign.server.config import ServerConfig
 from s3presign.server.encryption import Encryption
 from s3presign.server.storage import memory_storage
+
+from .helpers import run_async
 
 ACCESS, SECRET = "AKIDMEMORY000000", "memory-secret"
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -41,10 +40,7 @@ def call(app, method: str, path: str, body: bytes = b"", headers: dict | None = 
             return await client.request(method, url, content=body,
                                         headers={k: v.encode("latin-1") for k, v in request.headers.items()})
 
-    # A thread of its own: another fixture of the session (Playwright's sync API) may
-    # hold a running event loop in this one, where asyncio.run() refuses to start.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, send()).result()
+    return run_async(send())
 
 
 def test_put_get_list_in_memory(app):

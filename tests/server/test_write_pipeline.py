@@ -5,8 +5,6 @@ body and the MD5 is the body's; a failing body leaves no blob behind."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import hashlib
 import os
 
@@ -17,12 +15,7 @@ from s3presign.server.handlers.writing import BATCH, save
 from s3presign.server.sse import SseRequest
 from s3presign.server.storage import AsyncStorage, ObjectMeta, StoredObject, memory_storage
 
-
-def _run(coro):
-    # A thread of its own: another fixture of the session (Playwright's sync API) may
-    # hold a running event loop in this one, where asyncio.run() refuses to start.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+from .helpers import run_async
 
 
 async def _chunks(data: bytes, sizes: list[int]):
@@ -46,7 +39,7 @@ def test_large_bodies_round_trip(tmp_path, size, sizes):
     storage = memory_storage()
     enc = Encryption(tmp_path, os.urandom(32))
     writer = enc.begin_write(SseRequest(mode=None), None, bucket="b", key="k", signature_version="v4")
-    blobs, md5 = _run(save(AsyncStorage(storage), writer, _chunks(data, sizes), large=True, digest=True))
+    blobs, md5 = run_async(save(AsyncStorage(storage), writer, _chunks(data, sizes), large=True, digest=True))
     assert md5 == hashlib.md5(data).hexdigest()
     assert writer.plain_size == size
     meta = ObjectMeta(key="k", size=size, etag=md5, last_modified=0.0, envelope=writer.envelope, blobs=blobs)
@@ -66,5 +59,5 @@ def test_a_failing_body_leaves_no_blob(tmp_path):
         raise ConnectionResetError("client went away")
 
     with pytest.raises(ConnectionResetError):
-        _run(save(AsyncStorage(storage), writer, broken(), large=True, digest=True))
+        run_async(save(AsyncStorage(storage), writer, broken(), large=True, digest=True))
     assert storage.blobs.blobs == {}

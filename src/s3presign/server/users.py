@@ -236,9 +236,10 @@ class UserStore:
         """Every user, oldest first."""
         return [self._user(r) for r in self.meta._all(f"SELECT {_COLUMNS} FROM s3p_users ORDER BY created, access_key")]
 
-    def load(self) -> tuple[str, dict[str, tuple[Credentials, Account]], list[Account]]:
-        """(version, active users with their unsealed credentials, every account oldest
-        first), read in one transaction so the version names exactly this table."""
+    def load(self) -> tuple[str, dict[str, tuple[Credentials, Account]], dict[str, Account]]:
+        """(version, active users with their unsealed credentials, every account by its
+        canonical id, oldest first), read in one transaction so the version names exactly
+        this table."""
         with self.meta.tx() as t:
             version = self.meta.value(t, VERSION_ROW) or "0"
             rows = self.meta._exec(t, f"SELECT {_COLUMNS} FROM s3p_users ORDER BY created, access_key").fetchall()
@@ -256,7 +257,7 @@ class UserStore:
                 log.error("users: the secret of %s does not open under the master key; ignored", user.access_key)
                 continue
             users[user.access_key] = (Credentials(user.access_key, secret, token), user.account)
-        return version, users, list(accounts.values())
+        return version, users, accounts
 
 
 class DatabaseUsers:
@@ -319,13 +320,13 @@ class DatabaseUsers:
         return entry[1] if entry is not None else account_of(access_key)
 
     def accounts(self) -> Iterable[Account]:
-        return list(self._accounts)
+        return list(self._accounts.values())
 
     def account_by_id(self, canonical_id: str) -> Account | None:
-        return next((a for a in self._accounts if a.canonical_id == canonical_id), None)
+        return self._accounts.get(canonical_id)
 
     def first_account(self) -> Account:
-        return self._accounts[0] if self._accounts else account_of("")
+        return next(iter(self._accounts.values()), account_of(""))
 
     def snapshot(self) -> dict[str, Credentials]:
         """The active users now (for the console, which signs as one of them)."""
