@@ -15,12 +15,12 @@ from typing import Any, Mapping
 from s3presign.core.s3errors import S3Error
 from s3presign.server import xml
 from s3presign.server.handlers.context import Ctx
+from s3presign.server.handlers.subresource import BucketSubresource
 from s3presign.server.http import Request, Response
 
 METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
 MAX_RULES = 100
 _VARY = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
-_XML = ("Content-Type", "application/xml")
 Rule = Mapping[str, Any]
 
 
@@ -113,23 +113,8 @@ def _allow(resp: Response, rule: Rule, pattern: str, origin: str) -> Response:
 # --- the bucket sub-resource ---------------------------------------------------------
 
 
-async def put_bucket_cors(ctx: Ctx) -> Response:
-    await ctx.state.store.bucket(ctx.bucket)
-    rules = parse_rules(await ctx.read_body(64 * 1024, require_digest=True))
-    await ctx.state.store.set_bucket_config(ctx.bucket, "cors", rules)
-    return Response(200)
-
-
-async def get_bucket_cors(ctx: Ctx) -> Response:
-    rules = (await ctx.state.store.bucket(ctx.bucket)).config.get("cors")
-    if not rules:
-        raise S3Error("NoSuchCORSConfiguration", elements={"BucketName": ctx.bucket})
-    return Response(200, body=render_rules(rules)).header(*_XML)
-
-
-async def delete_bucket_cors(ctx: Ctx) -> Response:
-    await ctx.state.store.set_bucket_config(ctx.bucket, "cors", None)
-    return Response(204)
+CORS = BucketSubresource("cors", parse_rules, render_rules, "NoSuchCORSConfiguration", require_digest=True)
+put_bucket_cors, get_bucket_cors, delete_bucket_cors = CORS.put, CORS.get, CORS.delete
 
 
 # --- preflight and real requests ----------------------------------------------------

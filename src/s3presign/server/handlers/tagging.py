@@ -9,28 +9,15 @@ from s3presign.server.access import tagging
 from s3presign.server.handlers import authz
 from s3presign.server.handlers.common import version_header, version_param
 from s3presign.server.handlers.context import Ctx
+from s3presign.server.handlers.subresource import BucketSubresource
 from s3presign.server.http import Response
 
 _XML = ("Content-Type", "application/xml")
 
 
-async def put_bucket_tagging(ctx: Ctx) -> Response:
-    await ctx.state.store.bucket(ctx.bucket)
-    tags = tagging.parse_tagging_xml(await ctx.read_body(64 * 1024), bucket=True)
-    await ctx.state.store.set_bucket_config(ctx.bucket, authz.TAGS, tags)
-    return Response(204)
-
-
-async def get_bucket_tagging(ctx: Ctx) -> Response:
-    tags = (await ctx.state.store.bucket(ctx.bucket)).config.get(authz.TAGS)
-    if not tags:
-        raise S3Error("NoSuchTagSet", elements={"BucketName": ctx.bucket})
-    return Response(200, body=tagging.render_tagging_xml(tags)).header(*_XML)
-
-
-async def delete_bucket_tagging(ctx: Ctx) -> Response:
-    await ctx.state.store.set_bucket_config(ctx.bucket, authz.TAGS, None)
-    return Response(204)
+TAGGING = BucketSubresource(authz.TAGS, lambda body: tagging.parse_tagging_xml(body, bucket=True),
+                            tagging.render_tagging_xml, "NoSuchTagSet", put_status=204)
+put_bucket_tagging, get_bucket_tagging, delete_bucket_tagging = TAGGING.put, TAGGING.get, TAGGING.delete
 
 
 async def get_object_tagging(ctx: Ctx) -> Response:
