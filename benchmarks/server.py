@@ -265,7 +265,12 @@ def main() -> None:
                 large = large_objects(ours, source)
                 if not args.skip_tls:
                     with s3presign_server(workdir, Path(data) / "tls", tls=True) as secure:
-                        secure.client().create_bucket(Bucket="bench")
+                        s3 = secure.client()
+                        s3.create_bucket(Bucket="bench")
+                        # A new bucket blocks SSE-C writes, as on AWS since April 2026: unblock it as an owner would.
+                        s3.put_bucket_encryption(Bucket="bench", ServerSideEncryptionConfiguration={"Rules": [{
+                            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                            "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}]})
                         large += large_objects(secure, source, TLS_MODES)
                 source.unlink()
         if args.workers > 1:
