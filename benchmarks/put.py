@@ -4,7 +4,9 @@ A PUT must compute the MD5 of the plaintext (the ETag), encrypt it (AES-256-GCM)
 and make it durable (fsync), so its ceiling is min(MD5 rate on one core,
 fsync'd sequential write rate of the data dir's disk). Each PUT is one pre-signed
 URL sent by curl from a file on tmpfs (so reading the source costs no disk), with
-``x-amz-server-side-encryption: AES256``; the server's peak RSS is reported too.
+``x-amz-server-side-encryption: AES256``; the server's peak RSS is reported too,
+and its CPU time per GiB (all threads, then the event loop's thread alone), which
+other load on the machine distorts far less than the wall-clock rate.
 
     python benchmarks/put.py                           # 1 GiB, data dir on the temp dir's disk and on /dev/shm
     python benchmarks/put.py --size-mib 256 --rounds 3 --disk-parent /var/tmp
@@ -32,16 +34,32 @@ from s3presign.core.sse import SSE  # noqa: E402
 ACCESS, SECRET = "BENCHACCESSKEY00", "bench-secret-key"
 
 
-def put_rate(url: str, source: Path, server) -> tuple[float, float]:
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """(all threads, the main thread) CPU seconds of process ``pid``, user + system."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def of(stat: str) -> float:
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return of(Path(f"/proc/{pid}/stat").read_text()), of(Path(f"/proc/{pid}/task/{pid}/stat").read_text())
+
+
+def put_rate(url: str, source: Path, server) -> tuple[float, float, float, float]:
+    """MB/s, peak RSS MB, and CPU seconds per GiB (all threads, the event loop's) of one PUT."""
     signed = Presigner(Credentials(ACCESS, SECRET), endpoint_url=url, addressing_style="path").presign(
         "PUT", "bench", f"large-{time.monotonic_ns()}", sse=SSE.s3(), expires_in=3600)
     argv = ["curl", "-sS", "--fail", "-o", "/dev/null", "-H", "Expect:"]
     for name, value in signed.headers.items():
         argv += ["-H", f"{name}: {value}"]
     server.rss_reset()
+    cpu0, loop0 = _cpu_seconds(server.proc.pid)
     start = time.perf_counter()
     subprocess.run(argv + ["-T", str(source), signed.url], check=True)
-    return source.stat().st_size / (time.perf_counter() - start) / MB, server.rss_peak_mb()
+    seconds = time.perf_counter() - start
+    cpu1, loop1 = _cpu_seconds(server.proc.pid)
+    gib = source.stat().st_size / (1 << 30)
+    return source.stat().st_size / seconds / MB, server.rss_peak_mb(), (cpu1 - cpu0) / gib, (loop1 - loop0) / gib
 
 
 def main() -> None:
@@ -70,17 +88,19 @@ def main() -> None:
                     runs = [put_rate(server.url, source, server) for _ in range(args.rounds)]
                 md5 = statistics.median([md5, md5_rate()])
                 rate = statistics.median(r[0] for r in runs)
-                rows.append((place, fs, rate, [r[0] for r in runs], max(r[1] for r in runs), md5, disk))
+                cpu = statistics.median(r[2] for r in runs), statistics.median(r[3] for r in runs)
+                rows.append((place, fs, rate, [r[0] for r in runs], max(r[1] for r in runs), md5, disk, cpu))
     aes_enc = aes_raw(256, 3, os.urandom(1 << 20))[0] * (1 << 20) / MB
     print(f"{args.size_mib} MiB SSE-S3 PUT (curl, pre-signed), median of {args.rounds}; "
           f"AES-256-GCM encrypt {aes_enc:.0f} MB/s in process\n")
     print("| data dir | PUT MB/s | runs | MD5 MB/s | fsync'd write MB/s | ceiling min(MD5, write) | PUT / ceiling "
-          "| PUT / MD5 | peak RSS MB |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
-    for place, fs, rate, runs, rss, md5, disk in rows:
+          "| PUT / MD5 | peak RSS MB | server CPU-s/GiB (loop) |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for place, fs, rate, runs, rss, md5, disk, (cpu, loop_cpu) in rows:
         ceiling = min(md5, disk)
         print(f"| {place} ({fs}) | {rate:.0f} | {' / '.join(f'{r:.0f}' for r in runs)} | {md5:.0f} | {disk:.0f} "
-              f"| {ceiling:.0f} | {rate / ceiling:.0%} | {rate / md5:.0%} | {rss:.0f} |")
+              f"| {ceiling:.0f} | {rate / ceiling:.0%} | {rate / md5:.0%} | {rss:.0f} | {cpu:.2f} ({loop_cpu:.2f}) |")
+    print(f"\nmachine load {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

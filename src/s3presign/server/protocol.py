@@ -13,6 +13,16 @@ per request, so the hot path only stores a timestamp):
 - a client that stops reading our response for ``send_timeout``: the connection is cut;
 - more than ``max_connections`` at once: the newcomer's request is answered
   503 SlowDown (never a dropped socket), and its connection closed.
+
+A request body reaches the app in pieces of about ``PIECE`` bytes, one ASGI
+message each, instead of one message per socket read (a few KiB to 256 KiB):
+on a large upload the per-message work of the event loop, not the bytes, was the
+cost. Reading pauses while ``HELD`` bytes wait for the app (backpressure), so
+memory per connection stays bounded; a body that has stopped arriving is
+delivered as far as it came only at its end (or refused by ``body_timeout``).
+
+This relies on uvicorn's RequestResponseCycle (its body, event and flow-control
+fields), checked against the uvicorn versions pyproject.toml allows.
 """
 
 from __future__ import annotations
@@ -23,13 +33,15 @@ import os
 from typing import Any
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from s3presign.core.s3errors import S3Error
 from s3presign.server import xml
 from s3presign.server.config import Limits
 
 _IDLE, _HEADERS, _BODY, _APP = range(4)
+PIECE = 1 << 20  # the body reaches the app in messages of about this size
+HELD = 2 * PIECE  # reading pauses while this much body waits for the app
 _REASONS = {400: b"Bad Request", 503: b"Service Unavailable"}
 _HOST_ID = base64.b64encode(os.urandom(24)).decode()
 
@@ -80,6 +92,38 @@ class _Sweeper:
             if check is not None:
                 check(now)
         self.ensure_running()
+
+
+class _Cycle(RequestResponseCycle):
+    """uvicorn's request cycle, with the body kept as the parser's own pieces and
+    handed to the app in messages of at least ``PIECE`` bytes (joined once; the
+    last one, or the only one of a small body, may be shorter)."""
+
+    pieces: list[bytes]
+    held: int  # bytes in ``pieces``
+
+    async def receive(self) -> Any:  # uvicorn's, but the event means "a piece is ready"
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.waiting_for_100_continue = False
+        if not self.disconnected and not self.response_complete:
+            self.flow.resume_reading()
+            await self.message_event.wait()
+            self.message_event.clear()
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        pieces = self.pieces
+        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self.pieces = []
+        self.held = 0
+        return {"type": "http.request", "body": body, "more_body": self.more_body}
+
+
+def _adopt(cycle: RequestResponseCycle) -> None:
+    """Make a cycle uvicorn just built a _Cycle (same fields, one more method)."""
+    cycle.__class__ = _Cycle
+    cycle.pieces = []  # type: ignore[attr-defined]
+    cycle.held = 0  # type: ignore[attr-defined]
 
 
 class S3HttpProtocol(HttpToolsProtocol):
@@ -162,16 +206,33 @@ class S3HttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._phase = _BODY
+        previous = self.cycle
         if not self._over_limit:
             super().on_headers_complete()
+            if self.cycle is not previous:
+                _adopt(self.cycle)  # before its task first runs: the next loop turn
             return
         app, self.app = self.app, _slow_down
         try:
             super().on_headers_complete()
         finally:
             self.app = app
+        if self.cycle is not previous:
+            _adopt(self.cycle)
         self.cycle.keep_alive = False
         self._log(S3Error("SlowDown"))
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
+            return  # not HTTP any more, or answered already (the rest of the body is dropped)
+        cycle.pieces.append(body)  # type: ignore[attr-defined]
+        held = cycle.held + len(body)  # type: ignore[attr-defined]
+        cycle.held = held  # type: ignore[attr-defined]
+        if held >= PIECE:
+            cycle.message_event.set()
+            if held >= HELD:
+                self.flow.pause_reading()  # the app is a piece behind: let TCP push back
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

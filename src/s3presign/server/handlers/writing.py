@@ -18,8 +18,8 @@ from s3presign.server.storage import crashpoint
 LARGE_BODY = 1 << 20  # from this size on, disk writes (and digests) go to helper threads
 
 
-# Large bodies travel in batches of whole encryption packages: a batch is sealed in
-# place and written by a helper thread while the event loop gathers the next one.
+# Large bodies travel in batches of about BATCH bytes: a batch is sealed and written
+# by a helper thread while the event loop gathers the next one.
 BATCH = 16 * PACKAGE  # 1 MiB
 
 
@@ -44,11 +44,14 @@ async def encrypt_into(sink: Any, writer: ObjectWriter, chunks: AsyncIterator[by
     """Encrypt every chunk into ``sink`` as it arrives, then the final package
     (and feed ``md5`` the plaintext).
 
-    A large body is gathered into batches of whole packages (one copy); each batch
-    is encrypted and written on a helper thread (AES-GCM and file writes release
-    the GIL) and digested on another, while the event loop reads the next batch
-    from the client. Memory stays bounded: the batch being filled plus one batch
-    being sealed and written (and digested)."""
+    A large body is gathered into batches of about BATCH bytes; each batch is
+    encrypted and written on a helper thread and digested on another, while the
+    event loop reads the next batch from the client. A chunk of a package or more
+    joins its batch as it is (the server's protocol delivers a large body in
+    pieces of a MiB or so: they are sealed where they lie); runs of smaller
+    chunks are copied together, so the helper seals few, large pieces. Memory
+    stays bounded: the batch being gathered plus one being sealed and written
+    (and digested)."""
     if not large:
         await _encrypt_small(sink, writer, chunks, md5)
         return
@@ -56,38 +59,47 @@ async def encrypt_into(sink: Any, writer: ObjectWriter, chunks: AsyncIterator[by
     digests = Offload(_updater(md5), DIGEST_POOL) if md5 is not None else None
     sealing: asyncio.Future[None] | None = None
 
-    def seal(batch: memoryview, last: bool) -> None:  # on IO_POOL, one batch at a time, in order
-        if len(batch):
-            sink.write(writer.encrypt(batch))
+    def seal(parts: list[Any], last: bool) -> None:  # on IO_POOL, one batch at a time, in order
+        for part in parts:
+            sink.write(writer.encrypt(part))
         if last:
             sink.write(writer.finish())
 
-    async def hand_off(batch: bytearray, filled: int, last: bool) -> None:
+    async def hand_off(parts: list[Any], last: bool) -> None:
         nonlocal sealing
         if sealing is not None:
             await sealing  # the previous batch is written: the writer is free again
-        view = memoryview(batch)[:filled]
-        if digests is not None and filled:
-            await digests.add(view)  # type: ignore[arg-type]
-        sealing = loop.run_in_executor(IO_POOL, seal, view, last)
+        if digests is not None:
+            for part in parts:
+                await digests.add(part)
+        sealing = loop.run_in_executor(IO_POOL, seal, parts, last)
 
-    batch, filled = bytearray(BATCH), 0
+    parts: list[Any] = []  # the batch being gathered, in order
+    small: bytearray | None = None  # consecutive small chunks, copied together
+    size = 0
     try:
         async for chunk in chunks:
-            size, pos = len(chunk), 0
-            if not filled and size >= BATCH and size % PACKAGE == 0:
-                await hand_off(chunk, size, False)  # type: ignore[arg-type]  # already whole packages
-                continue
-            view = memoryview(chunk)
-            while pos < size:
-                take = min(BATCH - filled, size - pos)
-                batch[filled:filled + take] = view[pos:pos + take]
-                filled += take
-                pos += take
-                if filled == BATCH:
-                    await hand_off(batch, filled, False)
-                    batch, filled = bytearray(BATCH), 0  # the helper threads own the full one now
-        await hand_off(batch, filled, True)
+            n = len(chunk)
+            if n >= PACKAGE:
+                if small is not None:
+                    parts.append(small)
+                    small = None
+                parts.append(chunk)
+            elif n:
+                if small is None:
+                    small = bytearray(chunk)
+                else:
+                    small += chunk
+            size += n
+            if size >= BATCH:
+                if small is not None:
+                    parts.append(small)
+                    small = None
+                await hand_off(parts, False)
+                parts, size = [], 0  # the helper threads own the full batch now
+        if small is not None:
+            parts.append(small)
+        await hand_off(parts, True)
         pending, sealing = sealing, None
         await pending  # type: ignore[misc]
         if digests is not None:
