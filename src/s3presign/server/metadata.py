@@ -47,6 +47,10 @@ _SCHEMA = (
 
 Row = Sequence[Any]
 
+# Forks of this process so far: a connection opened before a fork is not the child's.
+_forks = [0]
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+
 
 class MetadataUnavailable(OSError):
     """The metadata database cannot be reached now (restart, network): the server
@@ -70,6 +74,11 @@ class Dialect:
     def connect(self) -> Any:
         raise NotImplementedError
 
+    def watcher(self) -> Any:
+        """A connection that only reads, for :meth:`Metadata.data_version`; None when
+        the database has no cheap way to say it changed (nothing read may then be kept)."""
+        return None
+
 
 class SQLite(Dialect):
     def __init__(self, path: Path | str, *, memory: bool = False) -> None:
@@ -88,6 +97,15 @@ class SQLite(Dialect):
             conn.execute("PRAGMA journal_mode=WAL")
             # FULL: a 200 means the version survives a power cut, not only a kill -9
             conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    def watcher(self) -> sqlite3.Connection | None:
+        # A shared in-memory cache has one pager for all its connections: data_version
+        # would not see their commits there.
+        if self.memory:
+            return None
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA query_only=1")  # it never writes: every commit is another connection's
         return conn
 
 
@@ -236,11 +254,30 @@ class Metadata:
         row = self._exec(t, statement, (name,)).fetchone()
         return row[0] if row else None
 
+    def data_version(self) -> Any:
+        """A value equal to an earlier one of the same thread only if no connection of
+        any process has committed in between (None: the database cannot tell cheaply).
+        Taken BEFORE the reads it vouches for, a cache of them keyed by it is never stale.
+        SQLite's data_version ignores its own connection's commits: this one never writes."""
+        local = self._local
+        watcher = getattr(local, "watcher", None)
+        if watcher is None or local.watcher_forks != _forks[0]:  # never a connection across fork()
+            watcher = local.watcher = self.dialect.watcher()
+            local.watcher_forks = _forks[0]
+            if watcher is None:
+                self.data_version = lambda: None  # type: ignore[method-assign]
+                return None
+        return watcher, watcher.execute("PRAGMA data_version").fetchone()[0]
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+        watcher = getattr(self._local, "watcher", None)
+        if watcher is not None:
+            watcher.close()
+            self._local.watcher = None
 
     def get(self, name: str) -> str | None:
         row = self._one("SELECT value FROM s3p_meta WHERE name = ?", (name,))
@@ -300,12 +337,14 @@ class Metadata:
         return self._exec(t, self._VERSION + where, (bucket, key)).fetchone()
 
     def bucket_and_current(self, bucket: str, key: str) -> Row | None:
-        """The bucket's row and the key's current version (NULLs if none), in one read:
-        a GET's bucket settings and object come from the same snapshot."""
+        """The bucket's row and the key's current version (NULLs if none, or if it is a
+        delete marker), in one read: a GET's bucket settings and object come from the
+        same snapshot. One index seek (latest = 1): IN (1, 2) would build a temporary
+        table per statement."""
         return self._one(
             "SELECT b.name, b.created, b.region, b.versioning, b.config,"
             " v.id, v.okey, v.version_id, v.latest, v.record, v.mac, v.blobs FROM buckets b"
-            " LEFT JOIN versions v ON v.bucket = b.name AND v.okey = ? AND v.latest IN (1, 2)"
+            " LEFT JOIN versions v ON v.bucket = b.name AND v.okey = ? AND v.latest = 1"
             " WHERE b.name = ? LIMIT 1", (key, bucket))
 
     def version(self, bucket: str, key: str, version_id: str, t: Any = None) -> Row | None:

@@ -311,6 +311,7 @@ class Storage:
         self._key = record_key
         self._verified: dict[str, tuple[str, str, str, str, ObjectMeta]] = {}
         self._infos: dict[tuple, BucketInfo] = {}
+        self._lookups: dict[tuple[str, str], tuple[Any, BucketInfo, ObjectMeta | None]] = {}
         self._reported: set[tuple[str, str, str]] = set()
 
     # --- records ------------------------------------------------------------------------
@@ -528,6 +529,14 @@ class Storage:
         """The bucket and the key's current version, in one read (a GET's authorization
         and its handler share it). None when there is no servable current version:
         :meth:`open` then gives S3's error for it."""
+        # Kept while the database is unchanged (any commit of any process changes the
+        # token, which is taken before the read): a repeated GET skips the query and
+        # the record's authentication.
+        token = self.meta.data_version()
+        if token is not None:
+            hit = self._lookups.get((bucket, key))
+            if hit is not None and hit[0] == token:
+                return hit[1], hit[2]
         row = self.meta.bucket_and_current(bucket, key)
         if row is None:
             raise S3Error("NoSuchBucket", elements={"BucketName": bucket})
@@ -539,10 +548,16 @@ class Storage:
             if len(self._infos) >= _VERIFIED_CACHE:
                 self._infos.clear()
             info = self._infos[settings] = self._bucket_info(row)
-        if row[5] is None:
-            return info, None
-        meta = self._version(bucket, row[5:])
-        return info, None if meta.corrupt or meta.delete_marker else meta
+        meta = None
+        if row[5] is not None:
+            meta = self._version(bucket, row[5:])
+            if meta.corrupt or meta.delete_marker:
+                meta = None
+        if token is not None:
+            if len(self._lookups) >= _VERIFIED_CACHE:
+                self._lookups.clear()
+            self._lookups[(bucket, key)] = (token, info, meta)
+        return info, meta
 
     def open_version(self, bucket: str, key: str, meta: ObjectMeta, versioned: bool) -> StoredObject:
         """Open the version :meth:`lookup` returned (read again if it was replaced and

@@ -353,10 +353,18 @@ async def authorize(ctx: Ctx, operation: str | None) -> None:
         obj = None
         if found is not None:
             access = bucket_access(ctx, info)
-            if access.ownership != acls.BUCKET_OWNER_ENFORCED:
-                obj = object_access(access, found.extra)
-            if access.policy is not None and found.extra.get(TAGS):
+            enforced = access.ownership == acls.BUCKET_OWNER_ENFORCED
+            if access.policy is None:
+                # No policy, so no explicit deny: the owner of the object (with
+                # BucketOwnerEnforced, of the bucket) is allowed; GetObject is one check.
+                stored = None if enforced else found.extra.get(OBJECT_OWNER)
+                who = ctx.access.principal.canonical_id
+                if who is not None and who == (stored[0] if stored else access.owner.id):
+                    return
+            elif found.extra.get(TAGS):
                 ctx.access.refine(existing_tags=found.extra[TAGS])
+            if not enforced:
+                obj = object_access(access, found.extra)
         needs = frozenset({"tagging"} if "x-amz-tagging" in headers else ())
         try:
             _run(ctx, required(operation, ctx.bucket, ctx.key or None, facts=needs), {ctx.bucket: info}, obj)
