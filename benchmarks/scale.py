@@ -11,13 +11,26 @@ instances and HAProxy on loopback (plain HTTP, to compare with RGW's own HTTP). 
   /proc/PID/stat (utime + stime of the process and its descendants): the instances,
   HAProxy, PostgreSQL (postmaster + backends), RGW (radosgw, ceph-osd, ceph-mon);
 - a 1 GiB SSE-KMS PUT and GET through HAProxy with curl, MB/s, with every instance's
-  peak RSS (VmHWM, reset before each transfer).
+  peak RSS (VmHWM, reset before each transfer);
+- a 1000-key ListObjectsV2 page (pre-signed, fetched whole with httpx) through HAProxy and
+  the instances on a bucket of 100k keys (``--list-keys``), beside RGW direct's on a bucket
+  of ``--rgw-list-keys``.
+
+The 100k keys of the stack's listing bucket are loaded through the metadata fast path
+(``Metadata.load_versions``, as ``s3presign`` migrates an embedded data dir): one real
+object is PUT through HAProxy, then its authenticated record is sealed again under each
+new key with the deployment's record key (derived from the master key, as the instances
+do) and inserted 10,000 rows per transaction. Every row is what a PUT would commit,
+except that all of them name the template's one blob, so they are for listing (their
+GETs would fail authentication: the envelope is bound to the template's key). RGW's
+bucket is filled by PutObject from 16 threads.
 
 Needs wrk, curl, haproxy, postgresql, radosgw ceph-mon ceph-osd ceph-common.
 
     python benchmarks/scale.py                       # about 3 minutes
     python benchmarks/scale.py --duration 5 --size-mib 256
     python benchmarks/scale.py --workers 2           # 2 processes per instance
+    python benchmarks/scale.py --list-keys 0         # no listing part
 """
 
 from __future__ import annotations
@@ -31,11 +44,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import httpx
 from botocore.config import Config
 
 from s3presign import Credentials, Presigner
@@ -165,6 +181,71 @@ def fill(target: Target) -> None:
         s3.put_object(Bucket=target.bucket, Key=f"small/{i:04d}", Body=os.urandom(1024))
 
 
+def fill_listing_fast(stack_dir: Path, env: dict[str, str], target: Target, bucket: str, count: int) -> None:
+    """``count`` keys list/000000... in ``bucket`` through the metadata fast path (see the
+    module's docstring): rows sealed with the deployment's record key, loaded in batches."""
+    from dataclasses import replace
+
+    from s3presign.core.sse import decode_key_file
+    from s3presign.server.encryption import Encryption
+    from s3presign.server.metadata import Metadata, PostgreSQL
+    from s3presign.server.storage import NULL, Storage
+
+    s3 = target.client()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="list/template", Body=os.urandom(1024))
+    master = decode_key_file((stack_dir / "master.key").read_bytes())
+    record_key = Encryption(stack_dir / "loader", master).record_key()
+    meta = Metadata(PostgreSQL(env["PG_URL"]))
+    storage = Storage(meta, None, record_key)  # type: ignore[arg-type]  (no blob is read)
+    template = storage.head(bucket, "list/template")
+    with meta.tx() as t:  # the template is replaced by the first loaded key
+        storage.meta.delete_version(t, meta.current(bucket, "list/template", t)[0])
+    batch = 10000
+    for start in range(0, count, batch):
+        rows = []
+        for i in range(start, min(start + batch, count)):
+            m = replace(template, key=f"list/{i:06d}", version_id=NULL)
+            record, mac, names = storage._sealed(bucket, m)
+            rows.append((bucket, m.key, NULL, 1, record, mac, names))
+        with meta.tx() as t:
+            meta.load_versions(t, rows)
+    with meta.tx() as t:
+        t.execute("ANALYZE versions")
+    meta.close()
+
+
+def fill_listing_puts(target: Target, bucket: str, count: int) -> None:
+    s3 = target.client()
+    s3.create_bucket(Bucket=bucket)
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=f"list/{i:06d}", Body=b"x"), range(count)))
+
+
+def list_pages(target: Target, bucket: str, count: int, rounds: int = 20) -> dict[str, float]:
+    """ms for one 1000-key ListObjectsV2 page (pre-signed GET, body read whole): the first
+    page and pages starting at evenly spread keys, fetched one after another."""
+    s3 = target.client()
+    starts = [None] + [i * count // rounds for i in range(1, rounds)]
+    times = []
+    with httpx.Client(timeout=60) as http:
+        for _ in range(2):  # the first pass warms connections and caches
+            times = []
+            for after in starts:
+                params = {"Bucket": bucket, "Prefix": "list/", "MaxKeys": 1000}
+                if after is not None:
+                    params["StartAfter"] = f"list/{after:06d}"
+                url = s3.generate_presigned_url("list_objects_v2", Params=params, ExpiresIn=600)
+                t0 = time.perf_counter()
+                response = http.get(url)
+                times.append((time.perf_counter() - t0) * 1e3)
+                if response.status_code != 200 or response.content.count(b"<Key>") != min(1000, count - (after or -1) - 1):
+                    raise RuntimeError(f"{target.name} listing: {response.status_code} {response.text[:300]}")
+    times.sort()
+    return {"keys": count, "p50": statistics.median(times), "p90": times[int(len(times) * 0.9) - 1],
+            "max": times[-1]}
+
+
 def env_file(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
@@ -200,6 +281,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--size-mib", type=int, default=1024, help="large object size (default 1024; 0: skip)")
     parser.add_argument("--workers", type=int, default=1, help="processes per instance (default 1)")
+    parser.add_argument("--list-keys", type=int, default=100_000,
+                        help="keys of the stack's listing bucket (default 100000; 0: skip the listing)")
+    parser.add_argument("--rgw-list-keys", type=int, default=20_000,
+                        help="keys of RGW direct's listing bucket, PUT one by one (default 20000)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     for tool in ("wrk", "curl", "haproxy"):
@@ -211,6 +296,7 @@ def main() -> None:
     stack_dir = tmp / "stack"
     results: dict[str, dict] = {}
     large: list[tuple[str, float, list[float]]] = []
+    listing: dict[str, dict] = {}
     started = time.monotonic()
     embedded_proc = None
     try:
@@ -238,6 +324,15 @@ def main() -> None:
         fill(direct)
         wrk(direct, "GET", tmp, 2, args.connections)
         results[direct.name] = {m: wrk(direct, m, tmp, args.duration, args.connections) for m in ("GET", "PUT")}
+        if args.list_keys:
+            rotate(stack_dir, instances[:2])
+            lb.name = "HAProxy + 2 instances"
+            loaded = time.monotonic()
+            fill_listing_fast(stack_dir, env, lb, "bench-list", args.list_keys)
+            print(f"[scale] {args.list_keys} keys loaded in {time.monotonic() - loaded:.0f} s", file=sys.stderr)
+            listing[lb.name] = list_pages(lb, "bench-list", args.list_keys)
+            fill_listing_puts(direct, "bench-list-direct", args.rgw_list_keys)
+            listing[direct.name] = list_pages(direct, "bench-list-direct", args.rgw_list_keys)
         embedded_proc, url = embedded(tmp)
         alone = Target("embedded (SQLite + files)", url, creds, "bench", {"instances": [embedded_proc.pid]})
         alone.client().create_bucket(Bucket="bench")
@@ -297,8 +392,13 @@ def main() -> None:
         print("| transfer | MB/s | peak RSS per instance process, MB |\n|---|---:|---|")
         for label, rate, rss in large:
             print(f"| {label} | {rate:.0f} | {', '.join(f'{r:.0f}' for r in rss)} |")
+    if listing:
+        print("\nListObjectsV2, one 1000-key page (pre-signed, body read whole), 20 pages spread over the bucket\n")
+        print("| target | keys in bucket | p50 ms | p90 ms | max ms |\n|---|---:|---:|---:|---:|")
+        for name, r in listing.items():
+            print(f"| {name} | {r['keys']} | {r['p50']:.1f} | {r['p90']:.1f} | {r['max']:.1f} |")
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "large": large}, indent=1))
+        args.json.write_text(json.dumps({"results": results, "large": large, "listing": listing}, indent=1))
 
 
 if __name__ == "__main__":

@@ -237,3 +237,46 @@ def test_a_blob_opened_with_the_metadatas_size_skips_the_head_and_the_first_read
     store.delete(writer.name)
     with pytest.raises(FileNotFoundError):
         store.open(writer.name, 1100).pread(0, 10)
+
+
+# ---------------------------------------------------------------- the small-blob cache
+
+
+def test_a_small_blob_read_once_is_served_from_the_cache_only_at_its_recorded_size(rgw, rgw_bucket):
+    """Blob names are never reused and blobs never change, so a blob read once is served from
+    memory: even after another instance removed it from the backend (a request whose record
+    still named it read the database before that delete). Another size asks the backend."""
+    store = make_store(rgw, rgw_bucket)
+    other = S3BlobStore(store.config)  # a second instance over the same bucket and prefix
+    name = blobs_contract.write_blob(store, b"cached ciphertext")
+    assert store.open(name, 17).pread(0, 17) == b"cached ciphertext"
+    other.delete(name)
+    with pytest.raises(FileNotFoundError):
+        other.open(name, 17)
+    assert store.open(name, 17).pread(7, 10) == b"ciphertext"  # no backend request
+    with pytest.raises(FileNotFoundError):
+        store.open(name, 18)  # not the cached blob's size: the backend answers, and it is gone
+    big = blobs_contract.write_blob(store, b"x" * 2000)
+    store.open(big, 2000).pread(0, 1)
+    store.delete(big)  # a delete through this store forgets it at once
+    with pytest.raises(FileNotFoundError):
+        store.open(big, 2000)
+    uncached = make_store(rgw, rgw_bucket, cache_size=0)
+    assert uncached.cache is None
+    for s in (store, other, uncached):
+        s.close()
+
+
+def test_the_blob_cache_is_bounded_in_bytes_least_recently_used_out():
+    from s3presign.server.blobs_s3 import BlobCache
+
+    cache = BlobCache(100)
+    cache.put("a" * 32, b"1" * 40)
+    cache.put("b" * 32, b"2" * 40)
+    assert cache.get("a" * 32, 40) == b"1" * 40  # a is now the most recent
+    cache.put("c" * 32, b"3" * 40)  # 120 bytes > 100: b goes
+    assert cache.get("b" * 32, 40) is None
+    assert cache.get("a" * 32, 40) and cache.get("c" * 32, 40)
+    cache.put("d" * 32, b"4" * 101)  # larger than the whole cache: never kept
+    assert cache.get("d" * 32, 101) is None and cache.get("a" * 32, 40)
+    assert cache.get("a" * 32, 41) is None  # only at the size asked for

@@ -69,7 +69,7 @@ def _master_key(path: Path) -> bytes:
 
 def _blob_config(metadata_url: str | None, endpoint: str | None, bucket: str | None, prefix: str,
                  region: str | None, profile: str | None, ca_bundle: Path | None, style: str,
-                 part_mib: int) -> object | None:
+                 part_mib: int, cache_mib: int = 32) -> object | None:
     """The S3 blob store's configuration, resolved as the AWS CLI resolves it; its keys
     come from S3PRESIGN_BLOB_* (never a command line, where ps shows them)."""
     if not bucket:
@@ -83,7 +83,8 @@ def _blob_config(metadata_url: str | None, endpoint: str | None, bucket: str | N
     from s3presign.server.blobs_s3 import S3BlobConfig
 
     env = os.environ
-    options: dict = {"part_size": part_mib * 1024 * 1024, "addressing_style": style}
+    options: dict = {"part_size": part_mib * 1024 * 1024, "addressing_style": style,
+                     "cache_size": cache_mib * 1024 * 1024}
     if ca_bundle is not None:
         options["verify"] = str(ca_bundle)
     return S3BlobConfig.resolve(
@@ -198,6 +199,9 @@ def _start_console(address: str, policy: Path | None, scheme: str, host: str, po
               show_default=True, type=click.Choice(["path", "virtual"]), help="virtual for Amazon S3.")
 @click.option("--blob-part-size", envvar="S3PRESIGN_BLOB_PART_SIZE", default=8, show_default=True,
               type=click.IntRange(5, 5 * 1024), metavar="MiB", help="Multipart part size to the store (memory per write).")
+@click.option("--blob-cache-size", envvar="S3PRESIGN_BLOB_CACHE_SIZE", default=32, show_default=True,
+              type=click.IntRange(0, 64 * 1024), metavar="MiB",
+              help="Memory for small blobs (ciphertext) kept after a read; always consistent (blobs are immutable). 0: none.")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDR",
               envvar="S3PRESIGN_TRUSTED_PROXY",
               help="A load balancer's address whose X-Forwarded-Proto/-For are believed (TLS ending there "
@@ -214,7 +218,7 @@ def serve(
     metadata_url: str | None = None, blob_endpoint: str | None = None, blob_bucket: str | None = None,
     blob_prefix: str = "", blob_region: str | None = None, blob_profile: str | None = None,
     blob_ca_bundle: Path | None = None, blob_addressing_style: str = "path", blob_part_size: int = 8,
-    gc_grace: float = 3600.0, trusted_proxies: tuple[str, ...] = (),
+    blob_cache_size: int = 32, gc_grace: float = 3600.0, trusted_proxies: tuple[str, ...] = (),
 ) -> None:
     """Run a strict S3-compatible endpoint: it verifies SigV2 and SigV4 exactly as
     Amazon S3 does and encrypts every object at rest (SSE-S3 by default).
@@ -255,7 +259,7 @@ def serve(
         check_data_tree(directory)
         clean_debris(directory)
         blobs = _blob_config(metadata_url, blob_endpoint, blob_bucket, blob_prefix, blob_region, blob_profile,
-                             blob_ca_bundle, blob_addressing_style, blob_part_size)
+                             blob_ca_bundle, blob_addressing_style, blob_part_size, blob_cache_size)
         if metadata_url:  # the users live in the database, shared by every instance
             if credentials_file is not None:
                 raise ConfigError(

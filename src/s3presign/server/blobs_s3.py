@@ -9,7 +9,8 @@ PutObject) has answered success, i.e. once the backend made the object
 durable and visible. Reads are ranged GETs.
 
 Requests are signed with the project's own SigV4 (core.sign_headers) and sent
-with one pooled httpx client. Connection errors, timeouts and 500/502/503/504
+with one pooled httpx client. Small blobs that were read are kept in a bounded
+in-memory cache (:class:`BlobCache`, ciphertext only). Connection errors, timeouts and 500/502/503/504
 are retried with exponential backoff; when the retries are spent the call
 raises :class:`BackendUnavailable`, which the server answers as S3's 503
 (clients retry). Any other refusal is a :class:`BlobBackendError`.
@@ -24,6 +25,7 @@ import re
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Mapping
@@ -76,6 +78,7 @@ class S3BlobConfig:
     retries: int = 4  # attempts after the first
     backoff: float = 0.1  # seconds before the first retry, doubled each time
     max_connections: int = 32
+    cache_size: int = 32 * MiB  # bytes of small blobs kept after a read (0: none)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.endpoint)
@@ -91,6 +94,8 @@ class S3BlobConfig:
             raise PresignError(f"blob part size must be between 5 MiB and 5 GiB, got {self.part_size}")
         if self.addressing_style not in ("path", "virtual"):
             raise PresignError("addressing style must be 'path' or 'virtual'")
+        if self.cache_size < 0:
+            raise PresignError("blob cache size must not be negative")
 
     @classmethod
     def resolve(
@@ -173,6 +178,52 @@ def _iso_epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
+class BlobCache:
+    """Whole small blobs by name, least recently used first out, bounded in bytes.
+
+    Always consistent, on any instance: a blob's name is 128 random bits drawn by its
+    writer, the blob is written once (one PutObject or one CompleteMultipartUpload) and
+    never changed, and a name is never reused. So the bytes cached under a name are the
+    bytes the backend holds under it for as long as it exists; which name a request
+    reads still comes from the record read from the database for that request. A blob
+    deleted by another instance can be served from here only to a request whose record
+    still named it, i.e. one that read the database before the delete committed. Only
+    ciphertext is kept, and it is authenticated on every read as a fetched one is."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, name: str, size: int) -> bytes | None:
+        with self._lock:
+            data = self._items.get(name)
+            if data is None or len(data) != size:  # the record's size must match, as from the backend
+                return None
+            self._items.move_to_end(name)
+            return data
+
+    def put(self, name: str, data: bytes) -> None:
+        if len(data) > self.capacity:
+            return
+        with self._lock:
+            old = self._items.pop(name, None)
+            if old is not None:
+                self._size -= len(old)
+            self._items[name] = data
+            self._size += len(data)
+            while self._size > self.capacity:
+                _, gone = self._items.popitem(last=False)
+                self._size -= len(gone)
+
+    def discard(self, name: str) -> None:
+        with self._lock:
+            old = self._items.pop(name, None)
+            if old is not None:
+                self._size -= len(old)
+
+
 class S3BlobStore:
     """Blobs as objects under ``config.prefix`` in ``config.bucket``."""
 
@@ -197,6 +248,7 @@ class S3BlobStore:
         )
         self._lock = threading.Lock()
         self._uploader: ThreadPoolExecutor | None = None
+        self.cache = BlobCache(config.cache_size) if config.cache_size else None
 
     def _upload_pool(self) -> ThreadPoolExecutor:
         # Parts go out on worker threads, so the caller fills the next part while one uploads.
@@ -288,7 +340,13 @@ class S3BlobStore:
             if size <= PREFETCH:
                 # fetched whole here, on the thread that opens it: the server reads a small object
                 # in one go on its event loop, which must not wait for the backend
-                reader.data = reader._get(0, size, stream=False).content[:size] if size else b""
+                cache = self.cache
+                data = cache.get(name, size) if cache is not None else None
+                if data is None:
+                    data = reader._get(0, size, stream=False).content[:size] if size else b""
+                    if cache is not None and size:
+                        cache.put(name, data)
+                reader.data = data
             return reader
         response = self._send("HEAD", self.key(name), ok=(200, 404), what="HeadObject")
         if response.status_code == 404:
@@ -296,6 +354,8 @@ class S3BlobStore:
         return S3BlobReader(self, name, int(response.headers["content-length"]), response.headers.get("etag"))
 
     def delete(self, name: str) -> None:
+        if self.cache is not None:
+            self.cache.discard(name)
         if _NAME.fullmatch(name):
             self._send("DELETE", self.key(name), ok=(200, 204, 404), what="DeleteObject")
 
@@ -337,6 +397,8 @@ class S3BlobStore:
                 name = key[len(prefix):]
                 if _NAME.fullmatch(name) and name not in keep and _iso_epoch(_text(obj, "LastModified")) <= cutoff:
                     doomed.append(key)
+                    if self.cache is not None:
+                        self.cache.discard(name)
             gone += self._delete_many(doomed)
             token = _text(root, "NextContinuationToken")
             if _text(root, "IsTruncated") != "true" or not token:
