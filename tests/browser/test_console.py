@@ -176,13 +176,15 @@ def test_multipart_upload_resumes_after_a_reload(page, console, tmp_path):
     value = page.eval_on_selector("#upload-list progress", "p => p.value")
     assert 10 * MiB <= value < size  # the bar shows the two stored parts (and any bytes in flight)
     upload_id = page.get_attribute("#upload-list li", "data-upload-id")
-    page.unroute_all(behavior="ignoreErrors")
-    page.reload()  # the interruption: parts 3-6 never arrive
+    # The interruption: parts 3-6 never arrive. The route stays until the reload has dropped the
+    # held requests, since unrouting first may let them through to the server on a slow machine.
+    page.reload()
     for route in held:
         try:
             route.abort()
         except Exception:
             pass
+    page.unroute_all(behavior="ignoreErrors")
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if "partNumber=" in r.url else None)
     sign_in(page, console)
