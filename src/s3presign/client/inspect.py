@@ -503,7 +503,7 @@ def _region_checks(r: Report, region: str | None) -> None:
     u = r.url
     if u.version != "v4" or not u.region:
         return
-    fix = f"sign again for the endpoint's region (--region {{}})"
+    fix = "sign again for the endpoint's region (--region {})"
     if region and region != u.region:
         r.add("error", "wrong-region", f"the URL is signed for region {u.region} but the endpoint is in {region}; "
               f"S3 answers AuthorizationQueryParametersError (the region '{u.region}' is wrong; expecting "

@@ -28,7 +28,7 @@ from s3presign.server.access.context import AUTH_HEADER, AUTH_POST, AUTH_QUERY, 
 from s3presign.server.access.policy import ANONYMOUS, Policy, RequestContext, RequestPrincipal, parse_policy
 from s3presign.server.handlers.context import Account, Ctx
 from s3presign.server.http import Request
-from s3presign.server.storage import BucketInfo, ObjectMeta
+from s3presign.server.storage import BucketInfo
 
 # Bucket configuration items (BucketInfo.config) that hold access settings.
 OWNER = "owner"                 # {"id", "account", "name"}
