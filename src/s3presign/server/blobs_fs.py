@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 _READ = 1 << 20  # large reads: few syscalls per GiB
-_COALESCE = 1 << 20  # smaller writes are gathered up to this (a small blob: one write, at commit)
+_COALESCE = 1 << 20  # the writer's buffer: smaller writes are gathered up to this
 _WRITEBACK_AFTER = 8 << 20
 _NAME_LEN = 32
 _SYNC_FILE_RANGE_WRITE = 2  # <fcntl.h>: start writeback of the range's dirty pages, do not wait
@@ -66,57 +66,37 @@ def _valid(name: str) -> bool:
 
 
 class FileBlobWriter:
-    __slots__ = ("name", "_store", "_tmp", "_fd", "_buf", "_written", "_started", "_done", "size")
+    __slots__ = ("name", "_store", "_tmp", "_file", "_started", "_done", "size")
 
     def __init__(self, store: "FileBlobStore") -> None:
         self.name = secrets.token_hex(_NAME_LEN // 2)
         self._store = store
         self._tmp = store.tmp / self.name
-        self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        self._buf = bytearray()
-        self._written = 0  # bytes handed to the kernel
-        self._started = 0  # writeback requested up to here
+        fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        # The buffered writer gathers small writes (a small blob: one write, at commit) and
+        # passes a large one straight from the caller's buffer.
+        self._file = os.fdopen(fd, "wb", buffering=_COALESCE)
+        self._started = 0  # writeback requested from here on
         self._done = False
         self.size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        n = len(data) if not isinstance(data, memoryview) else data.nbytes
+        n = data.nbytes if isinstance(data, memoryview) else len(data)
         if not n:
             return
+        self._file.write(data)
         self.size += n
-        buf = self._buf
-        if len(buf) + n <= _COALESCE:
-            buf += data
-            return
-        if buf:
-            self._write_out(buf)
-            self._buf = buf = bytearray()
-        if n >= _COALESCE:
-            self._write_out(data)  # large: straight from the caller's buffer
-        else:
-            buf += data
-        if self._written - self._started >= _WRITEBACK_AFTER and _start_writeback is not None:
-            _start_writeback(self._fd, self._started, self._written - self._started, _SYNC_FILE_RANGE_WRITE)
-            self._started = self._written  # a failure here is only a lost hint: commit's fsync decides
-
-    def _write_out(self, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data)
-        if view.format != "B" or view.ndim != 1:
-            view = view.cast("B")
-        fd = self._fd
-        while view:
-            done = os.write(fd, view)
-            self._written += done
-            view = view[done:]
+        if self.size - self._started >= _WRITEBACK_AFTER and _start_writeback is not None:
+            # nbytes 0: up to the end of what the kernel has; bytes still in our buffer go next time
+            _start_writeback(self._file.fileno(), self._started, 0, _SYNC_FILE_RANGE_WRITE)
+            self._started = self.size  # a failure here is only a lost hint: commit's fsync decides
 
     def commit(self) -> int:
         """fsync, rename into place, fsync the directory: durable on return."""
-        if self._buf:
-            self._write_out(self._buf)
-            self._buf = bytearray()
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = -1
+        f = self._file
+        f.flush()
+        os.fsync(f.fileno())
+        f.close()
         final = self._store.path(self.name)
         try:
             os.replace(self._tmp, final)
@@ -132,13 +112,10 @@ class FileBlobWriter:
         if self._done:
             return
         self._done = True
-        self._buf = bytearray()
-        if self._fd >= 0:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = -1
+        try:
+            self._file.close()
+        except OSError:
+            pass
         try:
             os.unlink(self._tmp)
         except FileNotFoundError:

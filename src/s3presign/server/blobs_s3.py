@@ -208,9 +208,7 @@ class BlobCache:
         if len(data) > self.capacity:
             return
         with self._lock:
-            old = self._items.pop(name, None)
-            if old is not None:
-                self._size -= len(old)
+            self._drop(name)
             self._items[name] = data
             self._size += len(data)
             while self._size > self.capacity:
@@ -219,9 +217,12 @@ class BlobCache:
 
     def discard(self, name: str) -> None:
         with self._lock:
-            old = self._items.pop(name, None)
-            if old is not None:
-                self._size -= len(old)
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:  # with the lock held
+        old = self._items.pop(name, None)
+        if old is not None:
+            self._size -= len(old)
 
 
 class S3BlobStore:

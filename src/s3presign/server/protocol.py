@@ -209,18 +209,17 @@ class S3HttpProtocol(HttpToolsProtocol):
         previous = self.cycle
         if not self._over_limit:
             super().on_headers_complete()
-            if self.cycle is not previous:
-                _adopt(self.cycle)  # before its task first runs: the next loop turn
-            return
-        app, self.app = self.app, _slow_down
-        try:
-            super().on_headers_complete()
-        finally:
-            self.app = app
+        else:
+            app, self.app = self.app, _slow_down
+            try:
+                super().on_headers_complete()
+            finally:
+                self.app = app
         if self.cycle is not previous:
-            _adopt(self.cycle)
-        self.cycle.keep_alive = False
-        self._log(S3Error("SlowDown"))
+            _adopt(self.cycle)  # before its task first runs: the next loop turn
+        if self._over_limit:
+            self.cycle.keep_alive = False
+            self._log(S3Error("SlowDown"))
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle

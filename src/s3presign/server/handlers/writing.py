@@ -75,30 +75,29 @@ async def encrypt_into(sink: Any, writer: ObjectWriter, chunks: AsyncIterator[by
         sealing = loop.run_in_executor(IO_POOL, seal, parts, last)
 
     parts: list[Any] = []  # the batch being gathered, in order
-    small: bytearray | None = None  # consecutive small chunks, copied together
+    small = bytearray()  # consecutive small chunks, copied together
     size = 0
+
+    def close_small() -> None:
+        nonlocal small
+        if small:
+            parts.append(small)
+            small = bytearray()
+
     try:
         async for chunk in chunks:
             n = len(chunk)
             if n >= PACKAGE:
-                if small is not None:
-                    parts.append(small)
-                    small = None
+                close_small()
                 parts.append(chunk)
-            elif n:
-                if small is None:
-                    small = bytearray(chunk)
-                else:
-                    small += chunk
+            else:
+                small += chunk
             size += n
             if size >= BATCH:
-                if small is not None:
-                    parts.append(small)
-                    small = None
+                close_small()
                 await hand_off(parts, False)
                 parts, size = [], 0  # the helper threads own the full batch now
-        if small is not None:
-            parts.append(small)
+        close_small()
         await hand_off(parts, True)
         pending, sealing = sealing, None
         await pending  # type: ignore[misc]
