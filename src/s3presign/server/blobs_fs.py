@@ -113,6 +113,25 @@ class FileBlobWriter:
             _start_writeback(self._file.fileno(), self._started, 0, _SYNC_FILE_RANGE_WRITE)
             self._started = self.size  # a failure here is only a lost hint: commit's fsync decides
 
+    def reserve(self, n: int) -> memoryview | None:
+        """Room for the next ``n`` bytes in the stage, to be filled by the caller and
+        then counted by :meth:`wrote` (a sealed batch lands there with no copy);
+        None when the blob is not (or cannot be) written direct: use ``write``."""
+        if self._view is None and not (self._direct and self.size + n >= _DIRECT_AFTER and self._go_direct()):
+            return None
+        if n > _STAGE - _ALIGN:
+            return None
+        if self._fill + n > _STAGE:
+            self._flush_stage(self._fill - self._fill % _ALIGN)
+        view = self._view
+        assert view is not None
+        return view[self._fill:self._fill + n]
+
+    def wrote(self, n: int) -> None:
+        """The caller filled the first ``n`` bytes :meth:`reserve` gave it."""
+        self._fill += n
+        self.size += n
+
     def _go_direct(self) -> bool:
         """Switch to O_DIRECT; the stage starts at the aligned offset below the end so far."""
         self._direct = False

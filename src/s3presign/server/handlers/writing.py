@@ -59,9 +59,20 @@ async def encrypt_into(sink: Any, writer: ObjectWriter, chunks: AsyncIterator[by
     digests = Offload(_updater(md5), DIGEST_POOL) if md5 is not None else None
     sealing: asyncio.Future[None] | None = None
 
+    reserve = getattr(sink, "reserve", None)  # a sink that takes the packages in its own buffer
+
     def seal(parts: list[Any], last: bool) -> None:  # on IO_POOL, one batch at a time, in order
         for part in parts:
-            sink.write(writer.encrypt(part))
+            n = writer.sealed_size(len(part))
+            room = reserve(n) if reserve is not None and n else None
+            if room is None:
+                sink.write(writer.encrypt(part))
+            else:
+                try:
+                    writer.encrypt_into(part, room)
+                finally:
+                    room.release()
+                sink.wrote(n)
         if last:
             sink.write(writer.finish())
 
