@@ -48,8 +48,8 @@ from s3presign.server import xml
 from s3presign.server.config import Limits
 
 _IDLE, _HEADERS, _BODY, _APP = range(4)
-PIECE = 1 << 20  # the body reaches the app in messages of about this size
-HELD = 2 * PIECE  # reading pauses while this much body waits for the app
+PIECE = 2 << 20  # the body reaches the app in messages of about this size
+HELD = PIECE  # reading pauses while a whole piece waits for the app
 _REASONS = {400: b"Bad Request", 503: b"Service Unavailable"}
 _HOST_ID = base64.b64encode(os.urandom(24)).decode()
 

@@ -48,7 +48,7 @@ async def encrypt_into(sink: Any, writer: ObjectWriter, chunks: AsyncIterator[by
     encrypted and written on a helper thread and digested on another, while the
     event loop reads the next batch from the client. A chunk of a package or more
     joins its batch as it is (the server's protocol delivers a large body in
-    pieces of a MiB or so: they are sealed where they lie); runs of smaller
+    pieces of 2 MiB or so: they are sealed where they lie); runs of smaller
     chunks are copied together, so the helper seals few, large pieces. Memory
     stays bounded: the batch being gathered plus one being sealed and written
     (and digested)."""
