@@ -179,6 +179,14 @@ class ObjectWriter:
     def encrypt(self, chunk: sio.Buffer) -> bytearray:
         return self._enc.update(chunk)
 
+    def sealed_size(self, n: int) -> int:
+        """The size of what ``encrypt`` of ``n`` more bytes returns."""
+        return self._enc.sealed_size(n)
+
+    def encrypt_into(self, chunk: sio.Buffer, out: sio.Buffer) -> None:
+        """``encrypt`` into ``out``, of exactly ``sealed_size(len(chunk))`` bytes."""
+        self._enc.update_into(chunk, out)
+
     def finish(self) -> bytearray:
         out = self._enc.finish()
         self._envelope["size"] = self._enc.size

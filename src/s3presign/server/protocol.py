@@ -21,6 +21,14 @@ cost. Reading pauses while ``HELD`` bytes wait for the app (backpressure), so
 memory per connection stays bounded; a body that has stopped arriving is
 delivered as far as it came only at its end (or refused by ``body_timeout``).
 
+A body of a known length of ``PIECE`` bytes or more (plain HTTP) bypasses the
+parser once its headers are in: the socket is read straight into the piece
+being filled (an asyncio BufferedProtocol), instead of into a new bytes object
+per read that the parser copies again and the cycle joins a third time. The
+parser, still inside that body, is replaced by a fresh one at its end, and the
+bytes after it (never read early: each read asks for at most what is left of
+the body) go to the parser again.
+
 This relies on uvicorn's RequestResponseCycle (its body, event and flow-control
 fields), checked against the uvicorn versions pyproject.toml allows.
 """
@@ -40,8 +48,8 @@ from s3presign.server import xml
 from s3presign.server.config import Limits
 
 _IDLE, _HEADERS, _BODY, _APP = range(4)
-PIECE = 1 << 20  # the body reaches the app in messages of about this size
-HELD = 2 * PIECE  # reading pauses while this much body waits for the app
+PIECE = 2 << 20  # the body reaches the app in messages of about this size
+HELD = PIECE  # reading pauses while a whole piece waits for the app
 _REASONS = {400: b"Bad Request", 503: b"Service Unavailable"}
 _HOST_ID = base64.b64encode(os.urandom(24)).decode()
 
@@ -94,6 +102,62 @@ class _Sweeper:
         self.ensure_running()
 
 
+class _BodyReader(asyncio.BufferedProtocol):
+    """The transport's protocol while a large body arrives: reads it into pieces of
+    ``PIECE`` bytes for the cycle, then hands the connection back to ``owner``."""
+
+    __slots__ = ("owner", "left", "piece", "filled", "sink")
+
+    def __init__(self, owner: "S3HttpProtocol", left: int) -> None:
+        self.owner = owner
+        self.left = left  # body bytes not read yet
+        self.piece = bytearray(min(PIECE, left))
+        self.filled = 0
+        self.sink: memoryview | None = None  # where the bytes of an answered request go
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        cycle = self.owner.cycle
+        if cycle.response_complete or cycle.disconnected:  # answered: the rest is dropped
+            if self.sink is None:
+                self.sink = memoryview(bytearray(min(PIECE, self.left)))
+            return self.sink[:self.left]
+        return memoryview(self.piece)[self.filled:self.filled + self.left]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        owner = self.owner
+        owner._rx = owner.loop.time()
+        self.left -= nbytes
+        cycle = owner.cycle
+        if self.sink is None and not (cycle.response_complete or cycle.disconnected):
+            self.filled += nbytes
+            if self.filled == len(self.piece):
+                self._deliver(cycle)
+        if not self.left:
+            owner._body_done()
+
+    def _deliver(self, cycle: Any) -> None:
+        piece = self.piece
+        cycle.pieces.append(piece)
+        cycle.held += len(piece)
+        self.piece = bytearray(min(PIECE, self.left)) if self.left else bytearray()
+        self.filled = 0
+        cycle.message_event.set()
+        if cycle.held >= HELD:
+            self.owner.flow.pause_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner.connection_lost(exc)
+
+    def eof_received(self) -> bool | None:
+        return self.owner.eof_received()
+
+    def pause_writing(self) -> None:
+        self.owner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.owner.resume_writing()
+
+
 class _Cycle(RequestResponseCycle):
     """uvicorn's request cycle, with the body kept as the parser's own pieces and
     handed to the app in messages of at least ``PIECE`` bytes (joined once; the
@@ -113,6 +177,12 @@ class _Cycle(RequestResponseCycle):
         if self.disconnected or self.response_complete:
             return {"type": "http.disconnect"}
         pieces = self.pieces
+        if len(pieces) > 1 and len(pieces[0]) >= PIECE:  # a whole piece: as it is, not joined
+            body = pieces.pop(0)
+            self.held -= len(body)
+            if self.held >= PIECE or not self.more_body:
+                self.message_event.set()  # the next one is ready too
+            return {"type": "http.request", "body": body, "more_body": True}
         body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         self.pieces = []
         self.held = 0
@@ -141,6 +211,7 @@ class S3HttpProtocol(HttpToolsProtocol):
         self._stalled_since: float | None = None
         self._error: S3Error | None = None  # set by a callback before it makes the parser fail
         self._deferred: S3Error | None = None  # refusal to send once the running response is done
+        self._body_left = -1  # of a large body the parser will not see: bytes still to come
 
     # --- connection --------------------------------------------------------------
 
@@ -166,6 +237,25 @@ class S3HttpProtocol(HttpToolsProtocol):
         except httptools.HttpParserError:
             err, self._error = self._error or S3Error("BadRequest"), None
             self.refuse(err)
+            return
+        if self._body_left > 0 and self.parser is not None and not self.transport.is_closing():
+            self.transport.set_protocol(_BodyReader(self, self._body_left))
+
+    def _body_done(self) -> None:
+        """The large body has been read: a fresh parser for what follows it."""
+        self._body_left = -1
+        self.parser = httptools.HttpRequestParser(self)
+        try:
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        except AttributeError:  # httptools < 0.6.3
+            pass
+        reader = self.transport.get_protocol()
+        self.transport.set_protocol(self)
+        cycle = self.cycle
+        if isinstance(reader, _BodyReader) and reader.filled and not (cycle.response_complete or cycle.disconnected):
+            del reader.piece[reader.filled:]
+            reader._deliver(cycle)
+        self.on_message_complete()
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -220,8 +310,26 @@ class S3HttpProtocol(HttpToolsProtocol):
         if self._over_limit:
             self.cycle.keep_alive = False
             self._log(S3Error("SlowDown"))
+        else:
+            self._body_left = self._large_body()
+
+    def _large_body(self) -> int:
+        """The Content-Length of a body to read past the parser, else -1."""
+        if self.scheme != "http" or self.cycle is None:
+            return -1  # TLS: its transport's protocol switch is not relied on
+        length = -1
+        for name, value in self.headers:
+            if name == b"content-length":
+                if length >= 0 or not value.isdigit():
+                    return -1
+                length = int(value)
+            elif name == b"transfer-encoding":
+                return -1
+        return length if length >= PIECE else -1
 
     def on_body(self, body: bytes) -> None:
+        if self._body_left > 0:
+            self._body_left -= len(body)
         cycle = self.cycle
         if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
             return  # not HTTP any more, or answered already (the rest of the body is dropped)
@@ -234,6 +342,7 @@ class S3HttpProtocol(HttpToolsProtocol):
                 self.flow.pause_reading()  # the app is a piece behind: let TCP push back
 
     def on_message_complete(self) -> None:
+        self._body_left = -1
         super().on_message_complete()
         self._phase = _APP
 

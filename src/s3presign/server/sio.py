@@ -180,23 +180,39 @@ class Encryptor:
         self._done = False
 
     def update(self, data: Buffer) -> bytearray:
+        out = bytearray(self.sealed_size(len(data)))
+        self.update_into(data, out)
+        return out
+
+    def sealed_size(self, n: int) -> int:
+        """How many bytes :meth:`update` of ``n`` more plaintext bytes returns."""
+        if self._pending:
+            rest = n - min(PACKAGE - len(self._pending), n)
+            ready = 1 + (rest - 1) // PACKAGE if rest else 0
+        else:
+            ready = (n - 1) // PACKAGE if n else 0
+        return ready * self._stride
+
+    def update_into(self, data: Buffer, out: Buffer) -> None:
+        """:meth:`update`, sealed into ``out`` (exactly ``sealed_size(len(data))`` bytes,
+        e.g. a writer's own buffer, so the packages are never copied)."""
         if self._done:
             raise ValueError("stream already finished")
         self.size += len(data)
         with memoryview(data) as view:
             rest = _fill(self._pending, view, PACKAGE) if self._pending else view
             if not len(rest):
-                return bytearray()  # the pending package may still be the final one
+                return  # the pending package may still be the final one
             ready = [memoryview(self._pending)] if self._pending else []
             count = (len(rest) - 1) // PACKAGE  # keep the last (possibly final) package
             ready += [rest[i * PACKAGE:(i + 1) * PACKAGE] for i in range(count)]
-            out = bytearray(len(ready) * self._stride)
             with memoryview(out) as dest:
+                if len(dest) != len(ready) * self._stride:
+                    raise ValueError("output buffer of the wrong size")
                 for i, plain in enumerate(ready):
                     self._layers.seal(self._seq, 0, plain, dest[i * self._stride:(i + 1) * self._stride])
                     self._seq += 1
             self._pending = bytearray(rest[count * PACKAGE:])
-        return out
 
     def finish(self) -> bytearray:
         if self._done:

@@ -48,7 +48,7 @@ async def encrypt_into(sink: Any, writer: ObjectWriter, chunks: AsyncIterator[by
     encrypted and written on a helper thread and digested on another, while the
     event loop reads the next batch from the client. A chunk of a package or more
     joins its batch as it is (the server's protocol delivers a large body in
-    pieces of a MiB or so: they are sealed where they lie); runs of smaller
+    pieces of 2 MiB or so: they are sealed where they lie); runs of smaller
     chunks are copied together, so the helper seals few, large pieces. Memory
     stays bounded: the batch being gathered plus one being sealed and written
     (and digested)."""
@@ -59,9 +59,20 @@ async def encrypt_into(sink: Any, writer: ObjectWriter, chunks: AsyncIterator[by
     digests = Offload(_updater(md5), DIGEST_POOL) if md5 is not None else None
     sealing: asyncio.Future[None] | None = None
 
+    reserve = getattr(sink, "reserve", None)  # a sink that takes the packages in its own buffer
+
     def seal(parts: list[Any], last: bool) -> None:  # on IO_POOL, one batch at a time, in order
         for part in parts:
-            sink.write(writer.encrypt(part))
+            n = writer.sealed_size(len(part))
+            room = reserve(n) if reserve is not None and n else None
+            if room is None:
+                sink.write(writer.encrypt(part))
+            else:
+                try:
+                    writer.encrypt_into(part, room)
+                finally:
+                    room.release()
+                sink.wrote(n)
         if last:
             sink.write(writer.finish())
 
