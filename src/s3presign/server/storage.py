@@ -593,8 +593,8 @@ class Storage:
         version, so its open() only copies a reference. For the event loop: a cached
         small GET then takes no thread hand-off. A blob evicted by another thread
         between the check and the open is fetched by that open, correct but on the
-        caller's thread; the check makes it the most recently used, so only a
-        cache of under two small blobs could lose it in that instant."""
+        caller's thread; the check makes it the most recently used, so other threads
+        would have to put nearly a whole cache's worth of blobs in that instant."""
         cache = getattr(self.blobs, "cache", None)
         if cache is None or len(meta.blobs) > EAGER_BLOBS:
             return None
