@@ -197,3 +197,24 @@ def test_a_forged_record_is_flagged(storage):
     assert _code(forged.head, "b", "k") == "InternalError"
     entries, _ = forged.list_objects("b", "", "", "", 10)
     assert [(e.key, e.corrupt) for e in entries] == [("k", True)]
+
+
+def test_a_version_opens_without_io_only_when_its_blobs_are_cached():
+    """Storage.open_cached: a StoredObject when the blob store's memory cache holds every
+    blob of the version at its recorded size, else None (the caller opens it as usual)."""
+    from s3presign.server.blobs_s3 import BlobCache
+
+    storage = memory_storage()
+    storage.create_bucket("b", "us-east-1")
+    meta = _put(storage, "b", "k", b"ciphertext")
+    name, size = meta.blobs[0]
+    assert storage.open_cached(meta, False) is None  # no cache at all
+    storage.blobs.cache = BlobCache(1 << 20)
+    assert storage.open_cached(meta, False) is None  # not cached yet
+    storage.blobs.cache.put(name, b"x" * (size + 1))
+    assert storage.open_cached(meta, False) is None  # cached at another size: not this blob
+    storage.blobs.cache.put(name, b"ciphertext")
+    obj = storage.open_cached(meta, True)
+    assert obj is not None and obj.versioned and obj.pread(0, size) == b"ciphertext"
+    storage.blobs.delete(name)  # cached, but the store lost it: left to open_version
+    assert storage.open_cached(meta, False) is None

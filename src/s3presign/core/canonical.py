@@ -99,9 +99,14 @@ def _is_canonical(raw_query: str) -> bool:
 
 def recanonical_query(raw_query: str, *, drop: str | None = None) -> str:
     """The canonical query of a received query string (optionally without one name)."""
+    if not raw_query:
+        return ""
     if _is_canonical(raw_query):
-        pairs = [(name, value) for name, _, value in (p.partition("=") for p in raw_query.split("&") if p)]
-        return canonical_query(pairs if drop is None else [kv for kv in pairs if kv[0] != drop])
+        pairs = [p.partition("=") for p in raw_query.split("&") if p]
+        if drop is not None:
+            pairs = [p for p in pairs if p[0] != drop]
+        pairs.sort()  # (name, "=", value): by name, then value, as canonical_query sorts
+        return "&".join([f"{name}={value}" for name, _, value in pairs])
     pairs = []
     for part in raw_query.split("&") if raw_query else ():
         if part:
@@ -124,7 +129,8 @@ def trim_value(value: str) -> str:
 
 def canonical_headers(headers: Mapping[str, str], names: Iterable[str]) -> str:
     """The canonical header block (without its trailing newline) for sorted names."""
-    return "\n".join(f"{n}:{trim_value(headers.get(n, ''))}" for n in names)
+    get = headers.get
+    return "\n".join([f"{n}:{' '.join(get(n, '').split())}" for n in names])  # trim_value, inlined
 
 
 def host_header(scheme: str, netloc: str) -> str:

@@ -27,7 +27,9 @@ MAX_EXPIRES = 604800  # seven days: S3's limit for X-Amz-Expires
 
 
 _DATES: dict[int, tuple[str, str]] = {}
+_STAMPS: dict[str, int] = {}
 _KEYS: dict[tuple[str, str, str, str], bytes] = {}
+_STATES: dict[bytes, object] = {}  # derived key -> copy() of its keyed HMAC state
 
 
 def amz_date(epoch_second: int) -> tuple[str, str]:
@@ -43,6 +45,9 @@ def amz_date(epoch_second: int) -> tuple[str, str]:
 
 def parse_amz_date(stamp: str) -> int:
     """Epoch seconds of a 'YYYYMMDDTHHMMSSZ' stamp; ValueError if malformed."""
+    cached = _STAMPS.get(stamp)  # every request signed in one second has the same stamp
+    if cached is not None:
+        return cached
     digits = stamp[:8] + stamp[9:15]
     if len(stamp) != 16 or stamp[8] != "T" or stamp[15] != "Z" or not (digits.isascii() and digits.isdigit()):
         raise ValueError(stamp)
@@ -51,7 +56,11 @@ def parse_amz_date(stamp: str) -> int:
     fields = (int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[9:11]), int(stamp[11:13]), int(stamp[13:15]))
     if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] < 24 and fields[4] < 60 and fields[5] < 61):
         raise ValueError(stamp)
-    return calendar.timegm(fields + (0, 0, 0))
+    epoch = calendar.timegm(fields + (0, 0, 0))
+    if len(_STAMPS) >= 256:
+        _STAMPS.clear()
+    _STAMPS[stamp] = epoch
+    return epoch
 
 
 def credential_scope(date: str, region: str, service: str = "s3") -> str:
@@ -92,7 +101,16 @@ def string_to_sign(stamp: str, scope: str, canonical_request_text: str) -> str:
 
 
 def sign(key: bytes, text: str) -> str:
-    return _hmac(key, text.encode(), "sha256").hex()
+    # A copy of the keyed state costs less than keying a new HMAC (the same few derived
+    # keys sign everything: one per secret, day and region).
+    copy = _STATES.get(key)
+    if copy is None:
+        if len(_STATES) >= 64:
+            _STATES.clear()
+        copy = _STATES[key] = _hmac_new(key, digestmod="sha256").copy
+    mac = copy()  # type: ignore[operator]
+    mac.update(text.encode())
+    return mac.hexdigest()
 
 
 def signer(key: bytes):  # -> Callable[[str], str], sign() for one signing key

@@ -46,6 +46,7 @@ _V4_QUERY_PARAMS = (
     "X-Amz-SignedHeaders",
     "X-Amz-Expires",
 )
+_V4_REQUIRED = tuple(p for p in _V4_QUERY_PARAMS if p != "X-Amz-SignedHeaders")  # non-empty ones
 _V2_QUERY_PARAMS = ("AWSAccessKeyId", "Signature", "Expires", "x-amz-security-token")
 _V4_AUTH_QUERY = frozenset(_V4_QUERY_PARAMS) | {"X-Amz-Security-Token", "X-Amz-Content-Sha256"}
 _V2_AUTH_QUERY = frozenset(_V2_QUERY_PARAMS)
@@ -144,10 +145,26 @@ def first_params(raw_query: str) -> dict[str, str]:
         if part:
             name, _, value = part.partition("=")
             if "%" in name:
-                name = unquote(name)
+                name = _decoded(name)
             if name not in out:
-                out[name] = unquote(value) if "%" in value else value
+                out[name] = _decoded(value) if "%" in value else value
     return out
+
+
+_DECODED: dict[str, str] = {}
+
+
+def _decoded(text: str) -> str:
+    """unquote(text), remembered for short texts: a client's X-Amz-Credential (and its
+    other escaped values) repeats from one request to the next."""
+    hit = _DECODED.get(text)
+    if hit is None:
+        hit = unquote(text)
+        if len(text) <= 200:
+            if len(_DECODED) >= 512:
+                _DECODED.clear()
+            _DECODED[text] = hit
+    return hit
 
 
 def unquote(text: str) -> str:
@@ -340,7 +357,10 @@ class V2Presigned:
 
 def parse_v4_presigned(q: Mapping[str, str]) -> V4Presigned:
     """The typed auth values of a SigV4 query, or S3's error for a malformed one."""
-    if any(not q.get(p) for p in _V4_QUERY_PARAMS if p != "X-Amz-SignedHeaders") or "X-Amz-SignedHeaders" not in q:
+    for p in _V4_REQUIRED:
+        if not q.get(p):
+            raise S3Error("MissingV4QueryParameters")
+    if "X-Amz-SignedHeaders" not in q:
         raise S3Error("MissingV4QueryParameters")
     if q["X-Amz-Algorithm"] != sigv4.ALGORITHM:
         raise S3Error("UnsupportedQueryAlgorithm")
@@ -413,19 +433,18 @@ def _verify_v4_query(
     return AuthResult(creds, "v4", True, None, signed)
 
 
-_AUTH_PART = re.compile(r"\s*([A-Za-z]+)\s*=\s*([^,]*)\s*")
-
-
 def _parse_v4_header(value: str) -> dict[str, str]:
     body = value[len(sigv4.ALGORITHM):].strip()
     parts: dict[str, str] = {}
     for piece in body.split(","):
-        match = _AUTH_PART.fullmatch(piece)
-        if not match:
+        # each piece is  name = value  (name ASCII letters, white space around either)
+        name, eq, text = piece.partition("=")
+        name = name.strip()
+        if not eq or not (name.isascii() and name.isalpha()):
             raise S3Error("MalformedAuthorizationHeader", detail="the authorization component is malformed.")
-        if match.group(1) in parts:
-            raise S3Error("MalformedAuthorizationHeader", detail=f"the authorization header has '{match.group(1)}' twice.")
-        parts[match.group(1)] = match.group(2).strip()
+        if name in parts:
+            raise S3Error("MalformedAuthorizationHeader", detail=f"the authorization header has '{name}' twice.")
+        parts[name] = text.strip()
     for required in ("Credential", "SignedHeaders", "Signature"):
         if not parts.get(required):
             raise S3Error(

@@ -205,8 +205,12 @@ class S3App:
             headers.append((b"connection", b"close"))
         body = resp.body
         if isinstance(body, (bytes, bytearray)):
-            if resp.status not in (204, 304) and not any(n == b"content-length" for n, _ in headers):
-                headers.append((b"content-length", str(len(body)).encode()))
+            if resp.status not in (204, 304):
+                for name, _ in headers:
+                    if name == b"content-length":
+                        break
+                else:
+                    headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": resp.status, "headers": headers})
             send_body = b"" if req.method == "HEAD" else body
             await send({"type": "http.response.body", "body": send_body})

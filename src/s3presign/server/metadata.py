@@ -158,9 +158,9 @@ class Metadata:
     def _conn(self) -> Any:
         local = self._local
         conn = getattr(local, "conn", None)
-        if conn is None or local.pid != os.getpid():  # never a connection across fork()
+        if conn is None or local.forks != _forks[0]:  # never a connection across fork()
             conn = local.conn = self.dialect.connect()
-            local.pid = os.getpid()
+            local.forks = _forks[0]
         return conn
 
     def _exec(self, conn: Any, statement: str, params: Sequence[Any] = ()) -> Any:

@@ -225,10 +225,19 @@ class StoredObject:
         self.versioned = False  # the bucket has had versioning (set by Storage.open)
         self.stored_size = meta.stored_size
         self._blobs = blobs
-        self._readers: list[BlobReader | None] = [None] * len(meta.blobs)
-        if len(meta.blobs) <= EAGER_BLOBS:  # a version replaced meanwhile keeps being readable
+        blobs_of = meta.blobs
+        if len(blobs_of) == 1:  # the common case, without the loop and the method calls
+            name, size = blobs_of[0]
+            reader = blobs.open(name, size)
+            if reader.size != size:
+                reader.close()
+                raise IntegrityError(f"blob {name} holds {reader.size} bytes, its record says {size}")
+            self._readers: list[BlobReader | None] = [reader]
+            return
+        self._readers = [None] * len(blobs_of)
+        if len(blobs_of) <= EAGER_BLOBS:  # a version replaced meanwhile keeps being readable
             try:
-                for i in range(len(meta.blobs)):
+                for i in range(len(blobs_of)):
                     self._open(i)
             except BaseException:
                 self.close()
@@ -268,10 +277,15 @@ class StoredObject:
 
     def pread(self, offset: int, length: int) -> bytes:
         """The stored bytes [offset, offset+length) in one go (small objects); closes."""
-        try:
-            if len(self._readers) == 1:  # the common case, without the span machinery
-                reader = self._readers[0] or self._open(0)
+        readers = self._readers
+        if len(readers) == 1:  # the common case, without the span machinery
+            reader = readers[0] or self._open(0)
+            try:
                 return reader.pread(offset, length)
+            finally:
+                readers[0] = None
+                reader.close()
+        try:
             return b"".join(self._open(i).pread(local, n) for i, local, n in self._spans(offset, length))
         finally:
             self.close()
@@ -573,6 +587,27 @@ class Storage:
             self._report("object", bucket, key, meta.version_id)
             raise S3Error("InternalError") from None
 
+    def open_cached(self, meta: ObjectMeta, versioned: bool) -> StoredObject | None:
+        """:meth:`open_version` when opening needs no I/O, else None: a blob store that
+        keeps small blobs whole in memory (S3BlobStore.cache) holds every blob of the
+        version, so its open() only copies a reference. For the event loop: a cached
+        small GET then takes no thread hand-off. A blob evicted by another thread
+        between the check and the open is fetched by that open, correct but on the
+        caller's thread; the check makes it the most recently used, so other threads
+        would have to put nearly a whole cache's worth of blobs in that instant."""
+        cache = getattr(self.blobs, "cache", None)
+        if cache is None or len(meta.blobs) > EAGER_BLOBS:
+            return None
+        for name, size in meta.blobs:
+            if size and cache.get(name, size) is None:
+                return None
+        try:
+            obj = StoredObject(meta, self.blobs)
+        except (FileNotFoundError, IntegrityError):
+            return None  # the caller's open_version takes it from here
+        obj.versioned = versioned
+        return obj
+
     def open(self, bucket: str, key: str, version_id: str | None = None) -> StoredObject:
         """The version, open for reading; ``versioned`` says whether S3 would name its
         version id in the answer (always, once the bucket has had versioning)."""
@@ -861,6 +896,16 @@ class AsyncStorage:
         self.backend = backend
         self._pool = pool
         self._inline = backend.inline_reads
+
+    async def open_version(self, bucket: str, key: str, meta: ObjectMeta, versioned: bool) -> StoredObject:
+        backend = self.backend
+        if not self._inline:
+            obj = backend.open_cached(meta, versioned)
+            if obj is not None:
+                return obj
+            return await asyncio.get_running_loop().run_in_executor(
+                self._pool, backend.open_version, bucket, key, meta, versioned)
+        return backend.open_version(bucket, key, meta, versioned)
 
     def __getattr__(self, name: str) -> Any:
         fn = getattr(self.backend, name)

@@ -24,9 +24,11 @@ from s3presign.server.handlers.context import Ctx
 from s3presign.server.handlers.writing import LARGE_BODY, save
 from s3presign.server.http import Response, http_date
 from s3presign.server.offload import read_ahead
-from s3presign.server.sse import SSE_S3, CustomerKey, parse_read_sse, parse_write_sse
+from s3presign.server.sse import H_CUSTOMER, H_SSE, SSE_S3, CustomerKey, parse_read_sse, parse_write_sse
 from s3presign.server.storage import ObjectMeta
 
+# What parse_read_sse reads (names lower-case, as ASGI gives them): most GETs send none.
+_READ_SSE_HEADERS = (H_SSE, H_CUSTOMER + "algorithm", H_CUSTOMER + "key", H_CUSTOMER + "key-md5")
 MAX_DELETE_KEYS = 1000
 SMALL_OBJECT = 1 << 20  # read and decrypt in one go below this stored size
 READER_CACHE = 4096
@@ -136,10 +138,15 @@ async def get_object(ctx: Ctx) -> Response:
     # a pre-signed URL's query is all credentials: parse it again only when it may name more
     query = req.query if ("versionId" in raw or "partNumber" in raw or "response-" in raw) else {}
     version = version_param(ctx) if "versionId" in query else None
-    customer_key = parse_read_sse(
-        req.headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
-        signature_version=ctx.signature_version,
-    )
+    headers = req.headers
+    customer_key = None
+    for name in _READ_SSE_HEADERS:
+        if name in headers:
+            customer_key = parse_read_sse(
+                headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
+                signature_version=ctx.signature_version,
+            )
+            break
     found = ctx.found  # the current version authorization read (never with a versionId)
     if found is not None:
         obj = await state.store.open_version(ctx.bucket, ctx.key, found, ctx.found_versioned)
@@ -147,7 +154,6 @@ async def get_object(ctx: Ctx) -> Response:
         obj = await state.store.open(ctx.bucket, ctx.key, version)
     try:
         meta = obj.meta
-        headers = req.headers
         window: tuple[int, int] | None
         by_part = "partNumber" in query
         window = _part_window(ctx, meta) if by_part else None
