@@ -15,7 +15,7 @@ raises :class:`BackendUnavailable`, which the server answers as S3's 503
 (clients retry). Any other refusal is a :class:`BlobBackendError`.
 
 Memory, bounded by design: a write holds at most two part buffers (the one filling and
-the one uploading), whatever the blob's size, plus one 1 MiB piece of the part on its
+the one uploading), whatever the blob's size, plus one 256 KiB piece of the part on its
 way to the socket. The part buffers are anonymous mmaps of ``part_size``, reused for
 every part of the write and unmapped when it ends, not malloc'd bytearrays: glibc
 raises its mmap threshold to the size of each large block freed, so a fresh 8 MiB
@@ -55,6 +55,9 @@ DEFAULT_PART_SIZE = 8 * MiB
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
 MAX_PARTS = 10000
 _READ_PIECE = 1 * MiB
+# A request body leaves in copies of this size, made on an upload thread: small enough that
+# what each thread's malloc arena keeps after a piece is freed stays small.
+_SEND_PIECE = 256 * 1024
 PREFETCH = 1 * MiB + 64 * 1024  # blobs up to this size are read whole when opened (objects.SMALL_OBJECT)
 _NAME = re.compile(r"[0-9a-f]{32}")
 _RETRY_STATUS = frozenset({500, 502, 503, 504})
@@ -180,8 +183,8 @@ def _parse_error(body: bytes) -> tuple[str | None, str]:
 def _pieces(body: bytes | bytearray | memoryview) -> Iterator[bytes]:
     # copies, so that httpx never holds a view of a part buffer, which must be unmappable
     with memoryview(body) as view:
-        for i in range(0, len(view), _READ_PIECE):
-            yield bytes(view[i:i + _READ_PIECE])
+        for i in range(0, len(view), _SEND_PIECE):
+            yield bytes(view[i:i + _SEND_PIECE])
 
 
 def _iso_epoch(stamp: str) -> float:
