@@ -21,7 +21,8 @@ every part of the write and unmapped when it ends, not malloc'd bytearrays: glib
 raises its mmap threshold to the size of each large block freed, so a fresh 8 MiB
 bytearray per part came from (and went back to) the malloc heaps of whichever threads
 touched it, and up to twice that threshold per arena stayed resident after the write
-(+49 MB peak RSS over idle for one 1 GiB PUT, +28 MB with the parts outside malloc).
+(a 1 GiB SSE-KMS PUT to one instance: +49 MB peak RSS over idle with a bytearray per part,
++30 MB with these buffers; docs/DEPLOY.md, *Memory*).
 A read holds one 1 MiB piece per stream; the small-blob cache holds ``cache_size``
 bytes at most, of blobs up to ``PREFETCH`` only: a large blob never passes through it.
 """
