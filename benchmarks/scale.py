@@ -31,6 +31,7 @@ Needs wrk, curl, haproxy, postgresql, radosgw ceph-mon ceph-osd ceph-common.
     python benchmarks/scale.py --duration 5 --size-mib 256
     python benchmarks/scale.py --workers 2           # 2 processes per instance
     python benchmarks/scale.py --list-keys 0         # no listing part
+    python benchmarks/scale.py --large-only          # the 1 GiB PUT/GET and RSS only, ~1 minute
 """
 
 from __future__ import annotations
@@ -285,6 +286,8 @@ def main() -> None:
                         help="keys of the stack's listing bucket (default 100000; 0: skip the listing)")
     parser.add_argument("--rgw-list-keys", type=int, default=20_000,
                         help="keys of RGW direct's listing bucket, PUT one by one (default 20000)")
+    parser.add_argument("--large-only", action="store_true",
+                        help="only the large-object PUT and GET (no wrk runs, listing or embedded server)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     for tool in ("wrk", "curl", "haproxy"):
@@ -310,38 +313,39 @@ def main() -> None:
         creds = Credentials(ACCESS, SECRET)
         lb = Target("HAProxy", env["S3_ENDPOINT"], creds, "bench")
         lb.client().create_bucket(Bucket="bench")
-        fill(lb)
-        for n in (1, 2, 3):
-            rotate(stack_dir, instances[:n])
-            lb.name = f"HAProxy + {n} instance{'s' if n > 1 else ''}"
-            lb.components = {"instances": pids[:n], "HAProxy": haproxy(), "PostgreSQL": postgres,
-                             "RGW": [rgw_pids["rgw.a"], rgw_pids["osd.0"], rgw_pids["mon.a"]]}
-            wrk(lb, "GET", tmp, 2, args.connections)  # warm up: connections, caches
-            results[lb.name] = {m: wrk(lb, m, tmp, args.duration, args.connections) for m in ("GET", "PUT")}
-        direct = Target("RGW direct", rgw["RGW_ENDPOINT"], Credentials(rgw["RGW_ACCESS_KEY"], rgw["RGW_SECRET_KEY"]),
-                        "bench-direct", {"RGW": [rgw_pids["rgw.a"], rgw_pids["osd.0"], rgw_pids["mon.a"]]})
-        direct.client().create_bucket(Bucket="bench-direct")
-        fill(direct)
-        wrk(direct, "GET", tmp, 2, args.connections)
-        results[direct.name] = {m: wrk(direct, m, tmp, args.duration, args.connections) for m in ("GET", "PUT")}
-        if args.list_keys:
-            rotate(stack_dir, instances[:2])
-            lb.name = "HAProxy + 2 instances"
-            loaded = time.monotonic()
-            fill_listing_fast(stack_dir, env, lb, "bench-list", args.list_keys)
-            print(f"[scale] {args.list_keys} keys loaded in {time.monotonic() - loaded:.0f} s", file=sys.stderr)
-            listing[lb.name] = list_pages(lb, "bench-list", args.list_keys)
-            fill_listing_puts(direct, "bench-list-direct", args.rgw_list_keys)
-            listing[direct.name] = list_pages(direct, "bench-list-direct", args.rgw_list_keys)
-        embedded_proc, url = embedded(tmp)
-        alone = Target("embedded (SQLite + files)", url, creds, "bench", {"instances": [embedded_proc.pid]})
-        alone.client().create_bucket(Bucket="bench")
-        fill(alone)
-        wrk(alone, "GET", tmp, 2, args.connections)
-        results[alone.name] = {m: wrk(alone, m, tmp, args.duration, args.connections) for m in ("GET", "PUT")}
-        embedded_proc.send_signal(signal.SIGTERM)
-        embedded_proc.wait(30)
-        embedded_proc = None
+        if not args.large_only:
+            fill(lb)
+            for n in (1, 2, 3):
+                rotate(stack_dir, instances[:n])
+                lb.name = f"HAProxy + {n} instance{'s' if n > 1 else ''}"
+                lb.components = {"instances": pids[:n], "HAProxy": haproxy(), "PostgreSQL": postgres,
+                                 "RGW": [rgw_pids["rgw.a"], rgw_pids["osd.0"], rgw_pids["mon.a"]]}
+                wrk(lb, "GET", tmp, 2, args.connections)  # warm up: connections, caches
+                results[lb.name] = {m: wrk(lb, m, tmp, args.duration, args.connections) for m in ("GET", "PUT")}
+            direct = Target("RGW direct", rgw["RGW_ENDPOINT"], Credentials(rgw["RGW_ACCESS_KEY"], rgw["RGW_SECRET_KEY"]),
+                            "bench-direct", {"RGW": [rgw_pids["rgw.a"], rgw_pids["osd.0"], rgw_pids["mon.a"]]})
+            direct.client().create_bucket(Bucket="bench-direct")
+            fill(direct)
+            wrk(direct, "GET", tmp, 2, args.connections)
+            results[direct.name] = {m: wrk(direct, m, tmp, args.duration, args.connections) for m in ("GET", "PUT")}
+            if args.list_keys:
+                rotate(stack_dir, instances[:2])
+                lb.name = "HAProxy + 2 instances"
+                loaded = time.monotonic()
+                fill_listing_fast(stack_dir, env, lb, "bench-list", args.list_keys)
+                print(f"[scale] {args.list_keys} keys loaded in {time.monotonic() - loaded:.0f} s", file=sys.stderr)
+                listing[lb.name] = list_pages(lb, "bench-list", args.list_keys)
+                fill_listing_puts(direct, "bench-list-direct", args.rgw_list_keys)
+                listing[direct.name] = list_pages(direct, "bench-list-direct", args.rgw_list_keys)
+            embedded_proc, url = embedded(tmp)
+            alone = Target("embedded (SQLite + files)", url, creds, "bench", {"instances": [embedded_proc.pid]})
+            alone.client().create_bucket(Bucket="bench")
+            fill(alone)
+            wrk(alone, "GET", tmp, 2, args.connections)
+            results[alone.name] = {m: wrk(alone, m, tmp, args.duration, args.connections) for m in ("GET", "PUT")}
+            embedded_proc.send_signal(signal.SIGTERM)
+            embedded_proc.wait(30)
+            embedded_proc = None
 
         if args.size_mib:
             rotate(stack_dir, instances)
@@ -370,23 +374,24 @@ def main() -> None:
           f"HAProxy {subprocess.run(['haproxy', '-v'], capture_output=True, text=True).stdout.split()[2]}, "
           f"PostgreSQL + Ceph RGW (memstore OSD), plain HTTP on loopback{per}; "
           f"run took {time.monotonic() - started:.0f} s\n")
-    print(f"1 KiB objects, {SMALL_KEYS} distinct pre-signed URLs, wrk -t1 -c{args.connections} -d{args.duration}s\n")
-    print("| request | target | req/s | p50 ms | p99 ms |\n|---|---|---:|---:|---:|")
-    for method in ("GET", "PUT"):
-        for name, by_method in results.items():
-            r = by_method[method]
-            print(f"| pre-signed {method} | {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} |")
-    two, rgw_rate = results.get("HAProxy + 2 instances"), results.get("RGW direct")
-    if two and rgw_rate:
-        print(f"\n2 instances / RGW direct, GET: {two['GET']['rps'] / rgw_rate['GET']['rps']:.2f}x")
-    print("\nCPU milliseconds per request, by component (utime + stime from /proc, descendants included)\n")
-    names = ["instances", "HAProxy", "PostgreSQL", "RGW"]
-    print("| request | target | " + " | ".join(names) + " | total |\n|---|---|" + "---:|" * (len(names) + 1))
-    for method in ("GET", "PUT"):
-        for name, by_method in results.items():
-            cpu = by_method[method]["cpu"]
-            cells = [f"{cpu[c] * 1e3:.2f}" if c in cpu else "-" for c in names]
-            print(f"| {method} | {name} | " + " | ".join(cells) + f" | {sum(cpu.values()) * 1e3:.2f} |")
+    if results:
+        print(f"1 KiB objects, {SMALL_KEYS} distinct pre-signed URLs, wrk -t1 -c{args.connections} -d{args.duration}s\n")
+        print("| request | target | req/s | p50 ms | p99 ms |\n|---|---|---:|---:|---:|")
+        for method in ("GET", "PUT"):
+            for name, by_method in results.items():
+                r = by_method[method]
+                print(f"| pre-signed {method} | {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} |")
+        two, rgw_rate = results.get("HAProxy + 2 instances"), results.get("RGW direct")
+        if two and rgw_rate:
+            print(f"\n2 instances / RGW direct, GET: {two['GET']['rps'] / rgw_rate['GET']['rps']:.2f}x")
+        print("\nCPU milliseconds per request, by component (utime + stime from /proc, descendants included)\n")
+        names = ["instances", "HAProxy", "PostgreSQL", "RGW"]
+        print("| request | target | " + " | ".join(names) + " | total |\n|---|---|" + "---:|" * (len(names) + 1))
+        for method in ("GET", "PUT"):
+            for name, by_method in results.items():
+                cpu = by_method[method]["cpu"]
+                cells = [f"{cpu[c] * 1e3:.2f}" if c in cpu else "-" for c in names]
+                print(f"| {method} | {name} | " + " | ".join(cells) + f" | {sum(cpu.values()) * 1e3:.2f} |")
     if large:
         print("\nLarge object through HAProxy (3 instances), curl\n")
         print("| transfer | MB/s | peak RSS per instance process, MB |\n|---|---:|---|")

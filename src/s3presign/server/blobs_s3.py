@@ -3,8 +3,7 @@
 Each blob is one object ``<prefix><name>``, ``name`` 32 random hex digits: the
 backend sees only ciphertext under opaque names. A writer buffers one part
 (``part_size``, 8 MiB by default): a blob that fits is one PutObject; a
-larger one streams through the multipart API, so memory stays at one part
-whatever the size. ``commit()`` returns once CompleteMultipartUpload (or the
+larger one streams through the multipart API. ``commit()`` returns once CompleteMultipartUpload (or the
 PutObject) has answered success, i.e. once the backend made the object
 durable and visible. Reads are ranged GETs.
 
@@ -14,12 +13,25 @@ in-memory cache (:class:`BlobCache`, ciphertext only). Connection errors, timeou
 are retried with exponential backoff; when the retries are spent the call
 raises :class:`BackendUnavailable`, which the server answers as S3's 503
 (clients retry). Any other refusal is a :class:`BlobBackendError`.
+
+Memory, bounded by design: a write holds at most two part buffers (the one filling and
+the one uploading), whatever the blob's size, plus one 256 KiB piece of the part on its
+way to the socket. The part buffers are anonymous mmaps of ``part_size``, reused for
+every part of the write and unmapped when it ends, not malloc'd bytearrays: glibc
+raises its mmap threshold to the size of each large block freed, so a fresh 8 MiB
+bytearray per part came from (and went back to) the malloc heaps of whichever threads
+touched it, and up to twice that threshold per arena stayed resident after the write
+(a 1 GiB SSE-KMS PUT to one instance: +49 MB peak RSS over idle with a bytearray per part,
++30 MB with these buffers; docs/DEPLOY.md, *Memory*).
+A read holds one 1 MiB piece per stream; the small-blob cache holds ``cache_size``
+bytes at most, of blobs up to ``PREFETCH`` only: a large blob never passes through it.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import mmap
 import os
 import re
 import secrets
@@ -44,6 +56,9 @@ DEFAULT_PART_SIZE = 8 * MiB
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
 MAX_PARTS = 10000
 _READ_PIECE = 1 * MiB
+# A request body leaves in copies of this size, made on an upload thread: small enough that
+# what each thread's malloc arena keeps after a piece is freed stays small.
+_SEND_PIECE = 256 * 1024
 PREFETCH = 1 * MiB + 64 * 1024  # blobs up to this size are read whole when opened (objects.SMALL_OBJECT)
 _NAME = re.compile(r"[0-9a-f]{32}")
 _RETRY_STATUS = frozenset({500, 502, 503, 504})
@@ -167,9 +182,10 @@ def _parse_error(body: bytes) -> tuple[str | None, str]:
 
 
 def _pieces(body: bytes | bytearray | memoryview) -> Iterator[bytes]:
-    view = memoryview(body)
-    for i in range(0, len(view), _READ_PIECE):
-        yield bytes(view[i:i + _READ_PIECE])
+    # copies, so that httpx never holds a view of a part buffer, which must be unmappable
+    with memoryview(body) as view:
+        for i in range(0, len(view), _SEND_PIECE):
+            yield bytes(view[i:i + _SEND_PIECE])
 
 
 def _iso_epoch(stamp: str) -> float:
@@ -303,14 +319,18 @@ class S3BlobStore:
             )
             if body:
                 signed["content-length"] = str(len(body))
+            # The body goes out in pieces from a generator: httpx's request/response objects
+            # form reference cycles, and a body they held would outlive the call until gc.
+            pieces = _pieces(body) if body else None
             try:
-                # The body goes out in pieces from a generator: httpx's request/response objects
-                # form reference cycles, and a body they held would outlive the call until gc.
-                request = self._http.build_request(method, url, headers=signed, content=_pieces(body) if body else b"")
+                request = self._http.build_request(method, url, headers=signed, content=pieces or b"")
                 response = self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue
+            finally:
+                if pieces is not None:
+                    pieces.close()  # releases its view of the body even if the send stopped early
             if response.status_code in ok:
                 return response
             if stream:
@@ -455,19 +475,36 @@ class S3BlobStore:
         self._http.close()
 
 
+class _Part:
+    """One part buffer: an anonymous mmap of the part size, outside malloc's heaps (see the
+    module's docstring), filled from the start; pages are touched only as bytes arrive."""
+
+    __slots__ = ("mem", "fill")
+
+    def __init__(self, size: int) -> None:
+        self.mem = mmap.mmap(-1, size)
+        self.fill = 0
+
+    def close(self) -> None:
+        self.mem.close()
+
+
 class S3BlobWriter:
     """Buffers one part; the first full part starts a multipart upload. At most one part is in
-    flight (on a worker thread) while the next one fills: memory stays at two parts."""
+    flight (on a worker thread) while the next one fills, and the two buffers are swapped, not
+    reallocated: memory stays at two parts for the whole write and is unmapped when it ends."""
 
     def __init__(self, store: S3BlobStore) -> None:
         self.name = secrets.token_hex(16)
         self._store = store
         self._key = store.key(self.name)
-        self._buf = bytearray()
         self._part_size = store.config.part_size
+        self._buf: _Part | None = None  # the part filling, mapped at the first byte
+        self._spare: _Part | None = None  # the buffer of the last part uploaded, for the next
         self._upload_id: str | None = None
         self._etags: list[str] = []
         self._pending: Future | None = None
+        self._pending_part: _Part | None = None
         self._done = False
         self.size = 0
 
@@ -478,11 +515,17 @@ class S3BlobWriter:
         if view.format != "B" or view.ndim != 1:
             view = view.cast("B")
         self.size += len(view)
+        size = self._part_size
         while view:
-            room = self._part_size - len(self._buf)
-            self._buf += view[:room]
-            view = view[room:]
-            if len(self._buf) >= self._part_size:
+            buf = self._buf
+            if buf is None:
+                buf = self._buf = self._spare or _Part(size)
+                self._spare = None
+            n = min(size - buf.fill, len(view))
+            buf.mem[buf.fill:buf.fill + n] = view[:n]
+            buf.fill += n
+            view = view[n:]
+            if buf.fill >= size:
                 self._flush_part()
 
     def _flush_part(self) -> None:
@@ -495,15 +538,18 @@ class S3BlobWriter:
         number = len(self._etags) + (2 if self._pending is not None else 1)
         if number > MAX_PARTS:
             raise BlobBackendError(f"blob exceeds {MAX_PARTS} parts of {self._part_size} bytes")
-        part, self._buf = self._buf, bytearray()
+        part, self._buf = self._buf, None
+        assert part is not None
         self._wait_pending()
+        self._pending_part = part
         self._pending = store._upload_pool().submit(self._upload_part, number, part)
 
-    def _upload_part(self, number: int, part: bytearray) -> str:
-        response = self._store._send(
-            "PUT", self._key, [("partNumber", str(number)), ("uploadId", self._upload_id or "")],
-            None, part, what="UploadPart",
-        )
+    def _upload_part(self, number: int, part: _Part) -> str:
+        with memoryview(part.mem) as whole, whole[:part.fill] as body:
+            response = self._store._send(
+                "PUT", self._key, [("partNumber", str(number)), ("uploadId", self._upload_id or "")],
+                None, body, what="UploadPart",
+            )
         etag = response.headers.get("etag")
         if not etag:
             raise BlobBackendError(f"blob backend returned no ETag for part {number}")
@@ -512,7 +558,23 @@ class S3BlobWriter:
     def _wait_pending(self) -> None:
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            self._etags.append(pending.result())
+            part, self._pending_part = self._pending_part, None
+            try:
+                self._etags.append(pending.result())
+            finally:
+                if part is not None:  # uploaded (or given up): its buffer takes the next part
+                    part.fill = 0
+                    if self._spare is None:
+                        self._spare = part
+                    else:
+                        part.close()
+
+    def _release(self) -> None:
+        """Unmap the buffers (the part in flight, if any, has been waited for)."""
+        for part in (self._buf, self._spare):
+            if part is not None:
+                part.close()
+        self._buf = self._spare = None
 
     def commit(self) -> int:
         if self._done:
@@ -520,9 +582,14 @@ class S3BlobWriter:
         store = self._store
         try:
             if self._upload_id is None:
-                store._send("PUT", self._key, None, None, self._buf, what="PutObject")
+                buf = self._buf
+                if buf is None:
+                    store._send("PUT", self._key, None, None, b"", what="PutObject")
+                else:
+                    with memoryview(buf.mem) as whole, whole[:buf.fill] as body:
+                        store._send("PUT", self._key, None, None, body, what="PutObject")
             else:
-                if self._buf:
+                if self._buf is not None and self._buf.fill:
                     self._flush_part()
                 self._wait_pending()
                 body = (
@@ -544,20 +611,19 @@ class S3BlobWriter:
             self.abort()
             raise
         self._done = True
-        self._buf = bytearray()
+        self._release()
         return self.size
 
     def abort(self) -> None:
         if self._done:
             return
         self._done = True
-        self._buf = bytearray()
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            try:
-                pending.result()  # the part must land before the upload is aborted, or it outlives it
-            except BaseException:  # noqa: BLE001 - the abort below is what matters
-                pass
+        try:
+            # the part must land before the upload is aborted, or it outlives it
+            self._wait_pending()
+        except BaseException:  # noqa: BLE001 - the abort below is what matters
+            pass
+        self._release()
         if self._upload_id is not None:
             upload, self._upload_id = self._upload_id, None
             try:
