@@ -148,6 +148,11 @@ def parse_write_sse(
     )
 
 
+# Every header parse_read_sse reads, as ASGI names them (lower-case): a read naming none of
+# them (most GETs) need not be parsed.
+READ_SSE_HEADERS = (H_SSE, H_CUSTOMER + "algorithm", H_CUSTOMER + "key", H_CUSTOMER + "key-md5")
+
+
 def parse_read_sse(
     headers: Mapping[str, str], *, secure: bool, allow_insecure_ssec: bool, signature_version: str
 ) -> CustomerKey | None:

@@ -24,11 +24,9 @@ from s3presign.server.handlers.context import Ctx
 from s3presign.server.handlers.writing import LARGE_BODY, save
 from s3presign.server.http import Response, http_date
 from s3presign.server.offload import read_ahead
-from s3presign.server.sse import H_CUSTOMER, H_SSE, SSE_S3, CustomerKey, parse_read_sse, parse_write_sse
+from s3presign.server.sse import READ_SSE_HEADERS, SSE_S3, CustomerKey, parse_read_sse, parse_write_sse
 from s3presign.server.storage import ObjectMeta
 
-# What parse_read_sse reads (names lower-case, as ASGI gives them): most GETs send none.
-_READ_SSE_HEADERS = (H_SSE, H_CUSTOMER + "algorithm", H_CUSTOMER + "key", H_CUSTOMER + "key-md5")
 MAX_DELETE_KEYS = 1000
 SMALL_OBJECT = 1 << 20  # read and decrypt in one go below this stored size
 READER_CACHE = 4096
@@ -140,7 +138,7 @@ async def get_object(ctx: Ctx) -> Response:
     version = version_param(ctx) if "versionId" in query else None
     headers = req.headers
     customer_key = None
-    for name in _READ_SSE_HEADERS:
+    for name in READ_SSE_HEADERS:
         if name in headers:
             customer_key = parse_read_sse(
                 headers, secure=req.secure, allow_insecure_ssec=state.config.allow_insecure_ssec,
